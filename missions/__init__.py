@@ -1,0 +1,1 @@
+"""Durable missions for a local-services marketplace."""

@@ -1,0 +1,92 @@
+"""Inputs and results of the activities, shared by the workflow and the activity classes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from missions.contracts import MissionSnapshot, Review, Role
+
+
+class PaymentIntentInfo(BaseModel):
+    payment_intent_id: str
+    client_secret: str
+    status: str
+    amount_minor: int
+    currency: str
+    charge_id: str | None = None
+
+
+class CreatePaymentIntentInput(BaseModel):
+    mission_id: str
+    client_id: str
+    amount_minor: int
+    currency: str
+    description: str
+    # Counts selections, so a mission reopened and selected again gets a new PaymentIntent
+    # while a retried activity of the same selection replays the first one.
+    selection_number: int
+
+
+class ConfirmPaymentIntentInput(BaseModel):
+    mission_id: str
+    payment_intent_id: str
+    payment_method: str
+    # Counts the client's payment attempts, so each attempt has its own idempotency key.
+    attempt_number: int
+
+
+class PaymentIntentRef(BaseModel):
+    mission_id: str
+    payment_intent_id: str
+
+
+class RefundInput(BaseModel):
+    mission_id: str
+    payment_intent_id: str
+    amount_minor: int
+    currency: str
+    purpose: str
+
+
+class RefundInfo(BaseModel):
+    refund_id: str
+    amount_minor: int
+    status: str
+
+
+class TransferInput(BaseModel):
+    mission_id: str
+    provider_id: str
+    amount_minor: int
+    currency: str
+    charge_id: str
+    purpose: str
+
+
+class TransferInfo(BaseModel):
+    transfer_id: str
+    amount_minor: int
+    destination: str
+
+
+class NotificationRequest(BaseModel):
+    """One outbox row to write: the template is rendered in the recipient's locale."""
+
+    # Unique per mission, so a retried activity writes each notification once.
+    key: str
+    recipient_id: str
+    recipient_role: Role
+    template: str
+    params: dict[str, str | int] = {}
+    locale: str = "fr"
+
+
+class ProjectionInput(BaseModel):
+    snapshot: MissionSnapshot
+    event: str
+    notifications: list[NotificationRequest] = []
+
+
+class PublishReviewsInput(BaseModel):
+    mission_id: str
+    reviews: list[Review]
