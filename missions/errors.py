@@ -61,6 +61,13 @@ class PaymentProviderError(MissionError):
     status = 502
 
 
+class Unavailable(MissionError):
+    """Temporal or another dependency failed; the command may be retried."""
+
+    code = "unavailable"
+    status = 503
+
+
 ERRORS_BY_CODE: dict[str, type[MissionError]] = {
     cls.code: cls
     for cls in (
@@ -72,5 +79,6 @@ ERRORS_BY_CODE: dict[str, type[MissionError]] = {
         InvalidInput,
         PaymentDeclined,
         PaymentProviderError,
+        Unavailable,
     )
 }
