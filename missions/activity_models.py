@@ -90,3 +90,11 @@ class ProjectionInput(BaseModel):
 class PublishReviewsInput(BaseModel):
     mission_id: str
     reviews: list[Review]
+
+
+# `ApplicationError.type` values that activities raise and the workflow branches on. The
+# retry policies list them as non-retryable.
+CARD_DECLINED = "card_declined"
+PROVIDER_NOT_PAYABLE = "provider_not_payable"
+STRIPE_REJECTED = "stripe_rejected"
+STRIPE_IDEMPOTENCY_ERROR = "stripe_idempotency_error"

@@ -25,8 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from missions import search_attributes
 from missions.contracts import (
-    ActorInput,
     Actor,
+    ActorInput,
     ApplicationRef,
     ApplyInput,
     ApplyResult,
@@ -169,9 +169,7 @@ class MissionsClient:
     async def select_application(self, mission_id: str, data: ApplicationRef) -> MissionSnapshot:
         return await self._update(mission_id, "select_application", data, MissionSnapshot)
 
-    async def confirm_payment(
-        self, mission_id: str, data: ConfirmPaymentInput
-    ) -> MissionSnapshot:
+    async def confirm_payment(self, mission_id: str, data: ConfirmPaymentInput) -> MissionSnapshot:
         return await self._update(mission_id, "confirm_payment", data, MissionSnapshot)
 
     async def request_release(self, mission_id: str, data: ActorInput) -> MissionSnapshot:
@@ -183,9 +181,7 @@ class MissionsClient:
     async def open_dispute(self, mission_id: str, data: DisputeInput) -> MissionSnapshot:
         return await self._update(mission_id, "open_dispute", data, MissionSnapshot)
 
-    async def resolve_dispute(
-        self, mission_id: str, data: ResolveDisputeInput
-    ) -> MissionSnapshot:
+    async def resolve_dispute(self, mission_id: str, data: ResolveDisputeInput) -> MissionSnapshot:
         return await self._update(mission_id, "resolve_dispute", data, MissionSnapshot)
 
     async def report_incident(self, mission_id: str, data: IncidentInput) -> MissionSnapshot:
@@ -218,9 +214,7 @@ class MissionsClient:
         except WorkflowQueryFailedError as error:
             raise Unavailable(f"query of mission {handle.id} failed: {error}") from error
 
-    async def _update(
-        self, mission_id: str, name: str, data: BaseModel, result_type: type[T]
-    ) -> T:
+    async def _update(self, mission_id: str, name: str, data: BaseModel, result_type: type[T]) -> T:
         handle = self._handle(mission_id)
         try:
             return await handle.execute_update(name, data, result_type=result_type)
@@ -237,4 +231,3 @@ def _rpc_error(mission_id: str, error: RPCError) -> MissionError:
     if error.status is RPCStatusCode.NOT_FOUND:
         return MissionNotFound(f"mission {mission_id} not found")
     return Unavailable(f"Temporal call for mission {mission_id} failed: {error.message}")
-

@@ -60,6 +60,7 @@ class Durations(BaseModel):
     confirmation_reminder_before: timedelta = timedelta(days=1)
     review_reminder_before: timedelta = timedelta(days=1)
     payment_poll_interval: timedelta = timedelta(hours=1)
+    payout_retry_interval: timedelta = timedelta(hours=1)
 
 
 class MissionRequest(BaseModel):
@@ -113,6 +114,7 @@ class Deadlines(BaseModel):
     confirmation_reminder: datetime | None = None
     review: datetime | None = None
     review_reminder: datetime | None = None
+    payout_retry: datetime | None = None
 
 
 class Money(BaseModel):
@@ -189,6 +191,7 @@ class MissionSnapshot(BaseModel):
     auto_released: bool = False
     payment_lapsed: bool = False
     needs_attention: bool = False
+    payout_pending: bool = False
     cancelled_by: Role | None = None
     created_at: datetime
     updated_at: datetime

@@ -85,7 +85,9 @@ def late_cancellation_split(
     """
     total = captured.client_total_minor
     if not late:
-        return CancellationSplit(refund_minor=total, provider_payout_minor=0, platform_revenue_minor=0)
+        return CancellationSplit(
+            refund_minor=total, provider_payout_minor=0, platform_revenue_minor=0
+        )
     kept_bps = BASIS_POINTS - policy.late_refund_bps
     provider = share_half_up(captured.provider_payout_minor, kept_bps)
     refund = min(share_half_up(total, policy.late_refund_bps), total - provider)

@@ -1,0 +1,1 @@
+"""Database of the missions service: read model, notification outbox and webhook log."""

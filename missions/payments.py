@@ -1,0 +1,205 @@
+"""Every Stripe call the project makes, behind one gateway built around an injected client.
+
+Each call that creates or moves something carries a deterministic idempotency key made of
+the mission id, the operation and every parameter that can change, so a retried call
+replays Stripe's first answer instead of charging, refunding or paying twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+
+from missions.activity_models import PaymentIntentInfo, RefundInfo, TransferInfo
+from missions.errors import PaymentDeclined
+from missions.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_stripe_client(settings: Settings) -> stripe.StripeClient:
+    """Build the one Stripe client of a process; only the address differs for the sandbox."""
+    base_addresses: Any = None
+    if settings.stripe_api_base:
+        base = settings.stripe_api_base.rstrip("/")
+        base_addresses = {"api": base, "connect": base, "files": base}
+    # The SDK retries network failures itself, reusing the idempotency key of the request.
+    return stripe.StripeClient(
+        settings.stripe_api_key, base_addresses=base_addresses, max_network_retries=2
+    )
+
+
+def idempotency_key(scope: str, operation: str, *parts: object) -> str:
+    """Build a key such as `mission-…:refund:dispute:pi_123:6900`."""
+    return ":".join([scope, operation, *(str(part) for part in parts)])
+
+
+def _intent_info(intent: stripe.PaymentIntent) -> PaymentIntentInfo:
+    charge = intent.latest_charge
+    charge_id = charge if isinstance(charge, str) or charge is None else charge.id
+    return PaymentIntentInfo(
+        payment_intent_id=intent.id,
+        client_secret=intent.client_secret or "",
+        status=intent.status,
+        amount_minor=intent.amount,
+        currency=intent.currency.upper(),
+        charge_id=charge_id,
+    )
+
+
+class PaymentsGateway:
+    """Stripe operations of missions and providers, with their idempotency keys."""
+
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._stripe = client
+
+    def create_payment_intent(
+        self,
+        *,
+        mission_id: str,
+        client_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
+        selection_number: int,
+    ) -> PaymentIntentInfo:
+        key = idempotency_key(
+            mission_id, "payment_intent", selection_number, amount_minor, currency
+        )
+        intent = self._stripe.v1.payment_intents.create(
+            {
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "description": description[:200],
+                "payment_method_types": ["card"],
+                "transfer_group": mission_id,
+                "metadata": {
+                    "mission_id": mission_id,
+                    "client_id": client_id,
+                    "selection_number": str(selection_number),
+                },
+            },
+            {"idempotency_key": key},
+        )
+        log.info("mission %s: created PaymentIntent %s", mission_id, intent.id)
+        return _intent_info(intent)
+
+    def confirm_payment_intent(
+        self, *, mission_id: str, payment_intent_id: str, payment_method: str, attempt_number: int
+    ) -> PaymentIntentInfo:
+        """Confirm server-side with a PaymentMethod; raise PaymentDeclined on a decline."""
+        key = idempotency_key(
+            mission_id, "confirm", payment_intent_id, attempt_number, payment_method
+        )
+        try:
+            intent = self._stripe.v1.payment_intents.confirm(
+                payment_intent_id, {"payment_method": payment_method}, {"idempotency_key": key}
+            )
+        except stripe.CardError as error:
+            decline_code = getattr(error.error, "decline_code", None) if error.error else None
+            raise PaymentDeclined(
+                f"card declined for mission {mission_id}: {error.user_message or error.code}",
+                stripe_code=error.code or "card_declined",
+                decline_code=decline_code or "generic_decline",
+            ) from error
+        return _intent_info(intent)
+
+    def retrieve_payment_intent(self, *, payment_intent_id: str) -> PaymentIntentInfo:
+        return _intent_info(self._stripe.v1.payment_intents.retrieve(payment_intent_id))
+
+    def cancel_payment_intent(
+        self, *, mission_id: str, payment_intent_id: str
+    ) -> PaymentIntentInfo:
+        """Cancel an unpaid PaymentIntent and return its final state.
+
+        A PaymentIntent that succeeded in the meantime cannot be cancelled; its state is
+        returned instead, so the caller learns that the mission was paid after all.
+        """
+        key = idempotency_key(mission_id, "cancel", payment_intent_id)
+        try:
+            intent = self._stripe.v1.payment_intents.cancel(
+                payment_intent_id, None, {"idempotency_key": key}
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code != "payment_intent_unexpected_state":
+                raise
+            intent = self._stripe.v1.payment_intents.retrieve(payment_intent_id)
+            log.info(
+                "mission %s: PaymentIntent %s not cancelled, it is %s",
+                mission_id,
+                payment_intent_id,
+                intent.status,
+            )
+        return _intent_info(intent)
+
+    def refund(
+        self, *, mission_id: str, payment_intent_id: str, amount_minor: int, purpose: str
+    ) -> RefundInfo:
+        key = idempotency_key(mission_id, "refund", purpose, payment_intent_id, amount_minor)
+        refund = self._stripe.v1.refunds.create(
+            {
+                "payment_intent": payment_intent_id,
+                "amount": amount_minor,
+                "metadata": {"mission_id": mission_id, "purpose": purpose},
+            },
+            {"idempotency_key": key},
+        )
+        log.info("mission %s: refunded %s (%s) as %s", mission_id, amount_minor, purpose, refund.id)
+        return RefundInfo(
+            refund_id=refund.id, amount_minor=refund.amount, status=refund.status or ""
+        )
+
+    def transfer(
+        self,
+        *,
+        mission_id: str,
+        destination: str,
+        amount_minor: int,
+        currency: str,
+        charge_id: str,
+        purpose: str,
+    ) -> TransferInfo:
+        """Pay a provider's connected account out of the mission's charge."""
+        # The destination stays out of the key on purpose: if a provider changes account
+        # between retries, Stripe answers with an idempotency error instead of paying twice.
+        key = idempotency_key(mission_id, "transfer", purpose, amount_minor)
+        transfer = self._stripe.v1.transfers.create(
+            {
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "destination": destination,
+                "source_transaction": charge_id,
+                "transfer_group": mission_id,
+                "metadata": {"mission_id": mission_id, "purpose": purpose},
+            },
+            {"idempotency_key": key},
+        )
+        log.info(
+            "mission %s: transferred %s to %s (%s) as %s",
+            mission_id,
+            amount_minor,
+            destination,
+            purpose,
+            transfer.id,
+        )
+        return TransferInfo(
+            transfer_id=transfer.id, amount_minor=transfer.amount, destination=destination
+        )
+
+    def create_connected_account(self, provider_id: str, email: str | None) -> tuple[str, bool]:
+        """Create the provider's Express account and return its id and payout readiness."""
+        params: dict[str, Any] = {
+            "type": "express",
+            "country": "FR",
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"provider_id": provider_id},
+        }
+        if email:
+            params["email"] = email
+        account = self._stripe.v1.accounts.create(
+            params, {"idempotency_key": idempotency_key(f"provider:{provider_id}", "account")}
+        )
+        log.info("provider %s: created connected account %s", provider_id, account.id)
+        return account.id, bool(account.payouts_enabled)

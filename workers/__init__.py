@@ -1,0 +1,1 @@
+"""Temporal workers that run mission workflows and their activities."""

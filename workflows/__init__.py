@@ -1,0 +1,1 @@
+"""Temporal workflows. Modules here import nothing that performs I/O."""

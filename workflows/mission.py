@@ -1,0 +1,1002 @@
+"""MissionWorkflow: one mission's whole lifecycle, from the client's request to the reviews.
+
+Party commands are updates whose validators apply `missions.rules`, so a rejected command
+never reaches the history. Every handler that changes state holds one lock, because
+handlers and timers await activities and must not interleave their money moves. Deadlines
+are absolute times in the state, so ops can move them while the mission runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from missions import money
+    from missions import search_attributes as attrs
+    from missions.activity_models import (
+        CARD_DECLINED,
+        PROVIDER_NOT_PAYABLE,
+        ConfirmPaymentIntentInput,
+        CreatePaymentIntentInput,
+        NotificationRequest,
+        PaymentIntentInfo,
+        PaymentIntentRef,
+        ProjectionInput,
+        PublishReviewsInput,
+        RefundInput,
+        TransferInput,
+    )
+    from missions.contracts import (
+        MAX_LIVE_APPLICATIONS,
+        TERMINAL_STATES,
+        Actor,
+        ActorInput,
+        Application,
+        ApplicationRef,
+        ApplicationStatus,
+        ApplyInput,
+        ApplyResult,
+        CancelInput,
+        ConfirmPaymentInput,
+        Deadlines,
+        Dispute,
+        DisputeInput,
+        Incident,
+        IncidentInput,
+        MissionInput,
+        MissionSnapshot,
+        MissionState,
+        Money,
+        Payment,
+        PaymentEvent,
+        PaymentEventKind,
+        ResolveDisputeInput,
+        Review,
+        ReviewInput,
+        Role,
+    )
+    from missions.errors import Conflict, InvalidInput, InvalidState, MissionError, MissionNotFound
+    from missions.rules import Action, Party, check
+    from workflows import policies
+    from workflows.payouts import PayoutNext, PendingPayout
+
+S = MissionState
+OPS_RECIPIENT = ("ops", Role.OPS)
+# Deadline fields whose name differs from their timer's kind.
+TIMER_FIELDS = {"payment_poll": "next_payment_poll"}
+SETTLED_STATES = TERMINAL_STATES | {S.RELEASED, S.REVIEWING}
+
+
+def _rejection(error: MissionError) -> ApplicationError:
+    return ApplicationError(error.message, error.details, type=error.code, non_retryable=True)
+
+
+def _stripe_failure(error: ActivityError, what: str) -> ApplicationError:
+    cause = error.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return ApplicationError(
+        f"{what} failed at the payment provider: {message}",
+        type="payment_provider_error",
+        non_retryable=True,
+    )
+
+
+@workflow.defn(name="MissionWorkflow")
+class MissionWorkflow:
+    @workflow.init
+    def __init__(self, data: MissionInput) -> None:
+        now = workflow.now()
+        self._input = data
+        self._s = MissionSnapshot(
+            mission_id=data.mission_id,
+            client_id=data.client_id,
+            request=data.request,
+            state=S.OPEN,
+            money=Money(currency=data.request.currency),
+            deadlines=Deadlines(selection=now + data.durations.selection_deadline),
+            created_at=now,
+            updated_at=now,
+        )
+        self._lock = asyncio.Lock()
+        # Bumped on every change, so the main loop recomputes its next timer.
+        self._version = 0
+        self._notifications: list[NotificationRequest] = []
+        self._notification_count = 0
+        self._selection_count = 0
+        self._payment_attempts = 0
+        self._pending_reviews: dict[Role, Review] = {}
+        self._seen_payment_events: set[str] = set()
+        self._payout: PendingPayout | None = None
+
+    # --- Main loop: timers ------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, data: MissionInput) -> MissionSnapshot:
+        async with self._lock:
+            self._notify("mission_posted", [self._client()])
+            await self._commit("mission_posted")
+
+        while self._s.state not in TERMINAL_STATES:
+            seen = self._version
+            due = self._next_timer()
+            if due is None:
+                await workflow.wait_condition(lambda seen=seen: self._version != seen)
+                continue
+            kind, at = due
+            delay = at - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda seen=seen: self._version != seen, timeout=delay, timeout_summary=kind
+                    )
+                    continue
+                except TimeoutError:
+                    pass
+            async with self._lock:
+                if self._version != seen:
+                    continue
+                await self._fire_timer(kind)
+
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.logger.info("mission %s ended %s", self._s.mission_id, self._s.state.value)
+        return self._snapshot()
+
+    def _next_timer(self) -> tuple[str, datetime] | None:
+        d = self._s.deadlines
+        candidates: list[tuple[str, datetime | None]] = [("payout_retry", d.payout_retry)]
+        state = self._s.state
+        if state is S.OPEN:
+            candidates.append(("selection", d.selection))
+        elif state is S.AWAITING_PAYMENT:
+            candidates += [("payment_poll", d.next_payment_poll), ("payment", d.payment)]
+        elif state is S.COMPLETION_REQUESTED:
+            candidates += [
+                ("confirmation_reminder", d.confirmation_reminder),
+                ("confirmation", d.confirmation),
+            ]
+        elif state is S.REVIEWING:
+            candidates += [("review_reminder", d.review_reminder), ("review", d.review)]
+        due = [(kind, at) for kind, at in candidates if at is not None]
+        return min(due, key=lambda item: item[1]) if due else None
+
+    async def _fire_timer(self, kind: str) -> None:
+        mission_id = self._s.mission_id
+        workflow.logger.info("mission %s: %s timer fired", mission_id, kind)
+        d = self._s.deadlines
+        try:
+            if kind == "selection":
+                self._expire()
+                await self._commit("mission_expired")
+            elif kind == "payment_poll":
+                await self._poll_payment()
+            elif kind == "payment":
+                await self._payment_deadline_passed()
+            elif kind == "confirmation_reminder":
+                d.confirmation_reminder = None
+                self._notify(
+                    "confirmation_reminder", [self._client()], deadline=self._iso(d.confirmation)
+                )
+                await self._commit("confirmation_reminder")
+            elif kind == "confirmation":
+                self._s.auto_released = True
+                await self._start_payout(
+                    self._quote().provider_payout_minor, "release", PayoutNext.REVIEW
+                )
+            elif kind == "review_reminder":
+                d.review_reminder = None
+                waiting = [
+                    party
+                    for role, party in (
+                        (Role.CLIENT, self._client()),
+                        (Role.PROVIDER, self._provider()),
+                    )
+                    if role not in self._pending_reviews
+                ]
+                self._notify("review_reminder", waiting, deadline=self._iso(d.review))
+                await self._commit("review_reminder")
+            elif kind == "review":
+                await self._close_reviews()
+            elif kind == "payout_retry":
+                await self._try_payout()
+        except ActivityError as error:
+            # A final error from Stripe on a timer path: flag the mission for ops and try
+            # again later rather than failing the workflow with money in escrow.
+            workflow.logger.error(
+                "mission %s: %s timer action failed, retrying in %s: %s",
+                mission_id,
+                kind,
+                self._input.durations.payout_retry_interval,
+                error.cause,
+            )
+            retry_at = workflow.now() + self._input.durations.payout_retry_interval
+            if self._payout is not None:
+                d.payout_retry = retry_at
+            else:
+                setattr(d, TIMER_FIELDS.get(kind, kind), retry_at)
+            self._s.needs_attention = True
+            await self._commit(f"{kind}_failed")
+
+    # --- Updates --------------------------------------------------------------------
+
+    @workflow.update
+    async def apply(self, data: ApplyInput) -> ApplyResult:
+        async with self._lock:
+            self._validate_apply(data)
+            application = Application(
+                application_id=f"app-{workflow.uuid4()}",
+                provider_id=data.actor.user_id,
+                price_minor=data.price_minor,
+                message=data.message,
+                proposed_date=data.proposed_date,
+                created_at=workflow.now(),
+            )
+            self._s.applications.append(application)
+            self._notify(
+                "application_received",
+                [self._client()],
+                provider_id=application.provider_id,
+                price_minor=application.price_minor,
+            )
+            await self._commit("application_received")
+            return ApplyResult(application_id=application.application_id, snapshot=self._snapshot())
+
+    @apply.validator
+    def _validate_apply(self, data: ApplyInput) -> None:
+        self._guard(Action.APPLY, data.actor)
+        live = [a for a in self._s.applications if a.status is ApplicationStatus.LIVE]
+        if any(a.provider_id == data.actor.user_id for a in live):
+            raise _rejection(
+                Conflict(
+                    f"provider {data.actor.user_id!r} already has a live application on "
+                    f"mission {self._s.mission_id}; withdraw it before applying again"
+                )
+            )
+        if len(live) >= MAX_LIVE_APPLICATIONS:
+            raise _rejection(
+                Conflict(
+                    f"mission {self._s.mission_id} already has {MAX_LIVE_APPLICATIONS} live "
+                    "applications, the maximum"
+                )
+            )
+
+    @workflow.update
+    async def withdraw_application(self, data: ApplicationRef) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_withdraw(data)
+            application = self._application(data.application_id)
+            application.status = ApplicationStatus.WITHDRAWN
+            self._notify(
+                "application_withdrawn", [self._client()], provider_id=application.provider_id
+            )
+            await self._commit("application_withdrawn")
+            return self._snapshot()
+
+    @withdraw_application.validator
+    def _validate_withdraw(self, data: ApplicationRef) -> None:
+        self._guard(Action.WITHDRAW_APPLICATION, data.actor)
+        application = self._find_application(data.application_id)
+        if application.provider_id != data.actor.user_id:
+            raise _rejection(
+                InvalidInput(
+                    f"application {data.application_id} belongs to another provider; "
+                    "a provider may withdraw only their own application"
+                )
+            )
+        if application.status is not ApplicationStatus.LIVE:
+            raise _rejection(
+                InvalidState(
+                    f"application {data.application_id} is {application.status.value}, not live"
+                )
+            )
+
+    @workflow.update
+    async def select_application(self, data: ApplicationRef) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_select(data)
+            chosen = self._application(data.application_id)
+            quote = money.quote(
+                chosen.price_minor, self._s.request.currency, self._input.fee_policy
+            )
+            self._selection_count += 1
+            try:
+                intent = await workflow.execute_activity(
+                    "create_payment_intent",
+                    CreatePaymentIntentInput(
+                        mission_id=self._s.mission_id,
+                        client_id=self._s.client_id,
+                        amount_minor=quote.client_total_minor,
+                        currency=quote.currency,
+                        description=self._s.request.title,
+                        selection_number=self._selection_count,
+                    ),
+                    result_type=PaymentIntentInfo,
+                    start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
+                    retry_policy=policies.STRIPE_INTERACTIVE,
+                )
+            except ActivityError as error:
+                raise _stripe_failure(error, "creating the payment") from error
+
+            now = workflow.now()
+            durations = self._input.durations
+            self._s.state = S.AWAITING_PAYMENT
+            self._s.quote = quote
+            self._s.selected_application_id = chosen.application_id
+            self._s.provider_id = chosen.provider_id
+            self._s.payment = Payment(
+                payment_intent_id=intent.payment_intent_id,
+                client_secret=intent.client_secret,
+                amount_minor=intent.amount_minor,
+                currency=quote.currency,
+                status=intent.status,
+            )
+            self._s.payment_lapsed = False
+            self._s.deadlines.payment = now + durations.payment_deadline
+            self._s.deadlines.next_payment_poll = now + durations.payment_poll_interval
+            chosen.status = ApplicationStatus.SELECTED
+            for other in self._s.applications:
+                if other.status is ApplicationStatus.LIVE:
+                    other.status = ApplicationStatus.DECLINED
+                    self._notify("application_declined", [(other.provider_id, Role.PROVIDER)])
+            self._notify("application_selected", [self._provider()], price_minor=quote.price_minor)
+            self._notify(
+                "payment_requested", [self._client()], amount_minor=quote.client_total_minor
+            )
+            await self._commit("application_selected")
+            return self._snapshot()
+
+    @select_application.validator
+    def _validate_select(self, data: ApplicationRef) -> None:
+        self._guard(Action.SELECT, data.actor)
+        application = self._find_application(data.application_id)
+        if application.status is not ApplicationStatus.LIVE:
+            raise _rejection(
+                InvalidState(
+                    f"application {data.application_id} is {application.status.value}; "
+                    "only a live application can be selected"
+                )
+            )
+
+    @workflow.update
+    async def confirm_payment(self, data: ConfirmPaymentInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_confirm_payment(data)
+            payment = self._payment()
+            self._payment_attempts += 1
+            try:
+                intent = await workflow.execute_activity(
+                    "confirm_payment_intent",
+                    ConfirmPaymentIntentInput(
+                        mission_id=self._s.mission_id,
+                        payment_intent_id=payment.payment_intent_id,
+                        payment_method=data.payment_method,
+                        attempt_number=self._payment_attempts,
+                    ),
+                    result_type=PaymentIntentInfo,
+                    start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
+                    retry_policy=policies.STRIPE_INTERACTIVE,
+                )
+            except ActivityError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError) and cause.type == CARD_DECLINED:
+                    details = cause.details[0] if cause.details else {}
+                    self._s.money.declined_attempts += 1
+                    self._notify(
+                        "payment_declined",
+                        [self._client()],
+                        decline_code=str(details.get("decline_code", "generic_decline")),
+                    )
+                    await self._commit("payment_declined")
+                    raise ApplicationError(
+                        cause.message, details, type=CARD_DECLINED, non_retryable=True
+                    ) from error
+                raise _stripe_failure(error, "confirming the payment") from error
+            await self._apply_intent(intent)
+            return self._snapshot()
+
+    @confirm_payment.validator
+    def _validate_confirm_payment(self, data: ConfirmPaymentInput) -> None:
+        self._guard(Action.CONFIRM_PAYMENT, data.actor)
+
+    @workflow.update
+    async def request_release(self, data: ActorInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_request_release(data)
+            now = workflow.now()
+            durations = self._input.durations
+            deadline = now + durations.confirmation_window
+            reminder = deadline - durations.confirmation_reminder_before
+            self._s.state = S.COMPLETION_REQUESTED
+            self._s.deadlines.confirmation = deadline
+            self._s.deadlines.confirmation_reminder = reminder if reminder > now else None
+            self._notify("completion_requested", [self._client()], deadline=self._iso(deadline))
+            await self._commit("completion_requested")
+            return self._snapshot()
+
+    @request_release.validator
+    def _validate_request_release(self, data: ActorInput) -> None:
+        self._guard(Action.REQUEST_RELEASE, data.actor)
+
+    @workflow.update
+    async def confirm_completion(self, data: ActorInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_confirm_completion(data)
+            await self._start_payout(
+                self._quote().provider_payout_minor, "release", PayoutNext.REVIEW
+            )
+            return self._snapshot()
+
+    @confirm_completion.validator
+    def _validate_confirm_completion(self, data: ActorInput) -> None:
+        self._guard(Action.CONFIRM_COMPLETION, data.actor)
+        self._reject_while_payout_pending()
+
+    @workflow.update
+    async def open_dispute(self, data: DisputeInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_open_dispute(data)
+            self._s.state = S.DISPUTED
+            self._s.dispute = Dispute(
+                opened_by=data.actor, reason=data.reason, opened_at=workflow.now()
+            )
+            self._s.deadlines.confirmation = None
+            self._s.deadlines.confirmation_reminder = None
+            self._s.needs_attention = True
+            self._notify(
+                "dispute_opened",
+                [self._client(), self._provider(), OPS_RECIPIENT],
+                reason=data.reason,
+            )
+            await self._commit("dispute_opened")
+            return self._snapshot()
+
+    @open_dispute.validator
+    def _validate_open_dispute(self, data: DisputeInput) -> None:
+        self._guard(Action.DISPUTE, data.actor)
+        self._reject_while_payout_pending()
+
+    @workflow.update
+    async def resolve_dispute(self, data: ResolveDisputeInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_resolve_dispute(data)
+            dispute = self._s.dispute
+            assert dispute is not None
+            dispute.refund_minor = data.refund_minor
+            dispute.release_minor = data.release_minor
+            dispute.resolved_by = data.actor.user_id
+            dispute.resolved_at = workflow.now()
+            self._s.needs_attention = False
+            try:
+                await self._refund(data.refund_minor, "dispute")
+            except ActivityError as error:
+                raise _stripe_failure(error, "refunding the client") from error
+            self._notify(
+                "dispute_resolved",
+                [self._client(), self._provider()],
+                refund_minor=data.refund_minor,
+                release_minor=data.release_minor,
+            )
+            if data.release_minor > 0:
+                await self._start_payout(data.release_minor, "dispute", PayoutNext.REVIEW)
+            else:
+                self._finish_without_reviews()
+                await self._commit("dispute_resolved")
+            return self._snapshot()
+
+    @resolve_dispute.validator
+    def _validate_resolve_dispute(self, data: ResolveDisputeInput) -> None:
+        self._guard(Action.RESOLVE_DISPUTE, data.actor)
+        self._reject_while_payout_pending()
+        held = self._held_minor()
+        if data.refund_minor + data.release_minor > held:
+            raise _rejection(
+                InvalidInput(
+                    f"refund_minor {data.refund_minor} + release_minor {data.release_minor} "
+                    f"exceeds the {held} held in escrow for mission {self._s.mission_id}; "
+                    "lower one of them",
+                    held_minor=held,
+                )
+            )
+
+    @workflow.update
+    async def report_incident(self, data: IncidentInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_report_incident(data)
+            self._s.incidents.append(
+                Incident(
+                    reported_by=data.actor,
+                    kind=data.kind,
+                    text=data.text,
+                    reported_at=workflow.now(),
+                )
+            )
+            self._notify(
+                "incident_reported",
+                [self._client(), self._provider(), OPS_RECIPIENT],
+                kind=data.kind.value,
+                text=data.text,
+            )
+            await self._commit("incident_reported")
+            return self._snapshot()
+
+    @report_incident.validator
+    def _validate_report_incident(self, data: IncidentInput) -> None:
+        self._guard(Action.REPORT_INCIDENT, data.actor)
+
+    @workflow.update
+    async def cancel(self, data: CancelInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_cancel(data)
+            party = self._guard(Action.CANCEL, data.actor)
+            if self._s.state is S.AWAITING_PAYMENT:
+                intent = await self._cancel_payment_intent()
+                if intent.status == "succeeded":
+                    await self._apply_intent(intent)
+            if self._s.state is S.OPEN:
+                self._s.state = S.CANCELLED
+                self._s.cancelled_by = data.actor.role
+                self._s.deadlines = Deadlines()
+                live = [a for a in self._s.applications if a.status is ApplicationStatus.LIVE]
+                recipients = [self._client()] + [(a.provider_id, Role.PROVIDER) for a in live]
+                self._notify("mission_cancelled", recipients, refund_minor=0)
+                await self._commit("mission_cancelled")
+            elif self._s.state is S.AWAITING_PAYMENT:
+                self._back_to_open(withdrawn=party is Party.SELECTED_PROVIDER)
+                await self._commit("mission_reopened")
+            elif party is Party.SELECTED_PROVIDER:
+                await self._provider_withdraws()
+            else:
+                await self._client_cancels_funded(data.actor)
+            return self._snapshot()
+
+    @cancel.validator
+    def _validate_cancel(self, data: CancelInput) -> None:
+        self._guard(Action.CANCEL, data.actor)
+        self._reject_while_payout_pending()
+
+    @workflow.update
+    async def submit_review(self, data: ReviewInput) -> MissionSnapshot:
+        async with self._lock:
+            self._validate_review(data)
+            role = self._reviewer_role(data.actor)
+            subject = self._s.provider_id if role is Role.CLIENT else self._s.client_id
+            self._pending_reviews[role] = Review(
+                author_id=data.actor.user_id,
+                author_role=role,
+                subject_id=subject or "",
+                stars=data.stars,
+                comment=data.comment,
+                submitted_at=workflow.now(),
+            )
+            self._s.reviews_submitted_by = sorted(self._pending_reviews)
+            if len(self._pending_reviews) == 2:
+                await self._close_reviews()
+            else:
+                await self._commit("review_submitted")
+            return self._snapshot()
+
+    @submit_review.validator
+    def _validate_review(self, data: ReviewInput) -> None:
+        self._guard(Action.REVIEW, data.actor)
+        role = self._reviewer_role(data.actor)
+        if role in self._pending_reviews:
+            raise _rejection(
+                Conflict(
+                    f"the {role.value} already reviewed mission {self._s.mission_id}; "
+                    "each party may leave one review"
+                )
+            )
+
+    def _reviewer_role(self, actor: Actor) -> Role:
+        return Role.CLIENT if self._guard(Action.REVIEW, actor) is Party.CLIENT else Role.PROVIDER
+
+    # --- Signals and queries -----------------------------------------------------------
+
+    @workflow.signal
+    async def payment_event(self, event: PaymentEvent) -> None:
+        async with self._lock:
+            if event.event_id in self._seen_payment_events:
+                return
+            self._seen_payment_events.add(event.event_id)
+            payment = self._s.payment
+            if payment is None or payment.payment_intent_id != event.payment_intent_id:
+                workflow.logger.info(
+                    "mission %s: ignored %s for PaymentIntent %s, not the current one",
+                    self._s.mission_id,
+                    event.kind.value,
+                    event.payment_intent_id,
+                )
+                return
+            if event.kind is PaymentEventKind.SUCCEEDED:
+                await self._apply_intent(
+                    PaymentIntentInfo(
+                        payment_intent_id=event.payment_intent_id,
+                        client_secret=payment.client_secret,
+                        status="succeeded",
+                        amount_minor=event.amount_minor,
+                        currency=payment.currency,
+                        charge_id=event.charge_id,
+                    )
+                )
+            else:
+                # Declines of server-side confirmations are counted by confirm_payment;
+                # this only records that Stripe reported one.
+                workflow.logger.info(
+                    "mission %s: Stripe reported a failed payment (%s)",
+                    self._s.mission_id,
+                    event.decline_code,
+                )
+
+    @workflow.query
+    def snapshot(self) -> MissionSnapshot:
+        return self._snapshot()
+
+    # --- Money steps --------------------------------------------------------------------
+
+    async def _apply_intent(self, intent: PaymentIntentInfo) -> None:
+        """Record a PaymentIntent's state; a success funds the mission exactly once."""
+        payment = self._payment()
+        payment.status = intent.status
+        if intent.status != "succeeded" or self._s.state is not S.AWAITING_PAYMENT:
+            return
+        payment.charge_id = intent.charge_id
+        self._s.money.captured_minor += intent.amount_minor
+        self._s.state = S.FUNDED
+        self._s.deadlines.payment = None
+        self._s.deadlines.next_payment_poll = None
+        self._notify(
+            "mission_funded", [self._client(), self._provider()], amount_minor=intent.amount_minor
+        )
+        await self._commit("mission_funded")
+
+    async def _poll_payment(self) -> None:
+        intent = await workflow.execute_activity(
+            "retrieve_payment_intent",
+            PaymentIntentRef(
+                mission_id=self._s.mission_id, payment_intent_id=self._payment().payment_intent_id
+            ),
+            result_type=PaymentIntentInfo,
+            start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
+            retry_policy=policies.STRIPE_MONEY_MOVE,
+        )
+        if intent.status == "succeeded":
+            await self._apply_intent(intent)
+            return
+        next_poll = workflow.now() + self._input.durations.payment_poll_interval
+        payment_deadline = self._s.deadlines.payment
+        if payment_deadline is not None and next_poll >= payment_deadline:
+            self._s.deadlines.next_payment_poll = None
+        else:
+            self._s.deadlines.next_payment_poll = next_poll
+        self._version += 1
+
+    async def _payment_deadline_passed(self) -> None:
+        intent = await self._cancel_payment_intent()
+        if intent.status == "succeeded":
+            await self._apply_intent(intent)
+            return
+        self._s.payment_lapsed = True
+        self._notify("payment_lapsed", [self._client(), self._provider()])
+        self._back_to_open(withdrawn=False, keep_application=True)
+        await self._commit("payment_lapsed")
+
+    async def _cancel_payment_intent(self) -> PaymentIntentInfo:
+        return await workflow.execute_activity(
+            "cancel_payment_intent",
+            PaymentIntentRef(
+                mission_id=self._s.mission_id, payment_intent_id=self._payment().payment_intent_id
+            ),
+            result_type=PaymentIntentInfo,
+            start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
+            retry_policy=policies.STRIPE_MONEY_MOVE,
+        )
+
+    async def _refund(self, amount_minor: int, purpose: str) -> None:
+        if amount_minor <= 0:
+            return
+        await workflow.execute_activity(
+            "refund",
+            RefundInput(
+                mission_id=self._s.mission_id,
+                payment_intent_id=self._payment().payment_intent_id,
+                amount_minor=amount_minor,
+                currency=self._s.money.currency,
+                purpose=purpose,
+            ),
+            start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
+            retry_policy=policies.STRIPE_MONEY_MOVE,
+        )
+        self._s.money.refunded_minor += amount_minor
+
+    async def _start_payout(self, amount_minor: int, purpose: str, then: PayoutNext) -> None:
+        self._s.deadlines.confirmation = None
+        self._s.deadlines.confirmation_reminder = None
+        self._payout = PendingPayout(amount_minor=amount_minor, purpose=purpose, then=then)
+        await self._try_payout()
+
+    async def _try_payout(self) -> None:
+        """Transfer the pending payout; an unpayable provider makes it wait and tells ops."""
+        payout = self._payout
+        if payout is None:
+            self._s.deadlines.payout_retry = None
+            return
+        try:
+            await workflow.execute_activity(
+                "transfer_to_provider",
+                TransferInput(
+                    mission_id=self._s.mission_id,
+                    provider_id=self._s.provider_id or "",
+                    amount_minor=payout.amount_minor,
+                    currency=self._s.money.currency,
+                    charge_id=self._payment().charge_id or "",
+                    purpose=payout.purpose,
+                ),
+                start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
+                retry_policy=policies.STRIPE_MONEY_MOVE,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == PROVIDER_NOT_PAYABLE):
+                # Stripe rejected the transfer for another reason: keep the payout owed and
+                # retry it from the main loop, so the money is never left behind.
+                self._s.needs_attention = True
+                self._s.deadlines.payout_retry = (
+                    workflow.now() + self._input.durations.payout_retry_interval
+                )
+                await self._commit("payout_failed")
+                raise
+            first_wait = not self._s.payout_pending
+            self._s.payout_pending = True
+            self._s.needs_attention = True
+            self._s.deadlines.payout_retry = (
+                workflow.now() + self._input.durations.payout_retry_interval
+            )
+            workflow.logger.warning(
+                "mission %s: payout of %s waits: %s",
+                self._s.mission_id,
+                payout.amount_minor,
+                cause.message,
+            )
+            if first_wait:
+                self._notify(
+                    "payout_pending",
+                    [self._provider(), OPS_RECIPIENT],
+                    amount_minor=payout.amount_minor,
+                    reason=cause.message,
+                )
+            await self._commit("payout_pending")
+            return
+
+        self._payout = None
+        self._s.payout_pending = False
+        self._s.needs_attention = (
+            self._s.dispute is not None and self._s.dispute.resolved_at is None
+        )
+        self._s.deadlines.payout_retry = None
+        self._s.money.provider_payout_minor += payout.amount_minor
+        if payout.then is PayoutNext.CANCELLED:
+            self._s.state = S.CANCELLED
+            self._s.deadlines = Deadlines()
+            await self._commit("mission_cancelled")
+            return
+        self._s.state = S.RELEASED
+        template = "auto_released" if self._s.auto_released else "funds_released"
+        self._notify(template, [self._client(), self._provider()], amount_minor=payout.amount_minor)
+        await self._commit(template)
+        self._open_review_window()
+        await self._commit("review_window_opened")
+
+    async def _provider_withdraws(self) -> None:
+        refund = self._held_minor()
+        await self._refund(refund, "provider_withdrawal")
+        self._notify("provider_withdrew", [self._client()], refund_minor=refund)
+        self._back_to_open(withdrawn=True)
+        await self._commit("provider_withdrew")
+
+    async def _client_cancels_funded(self, actor: Actor) -> None:
+        held = self._held_minor()
+        scheduled = self._s.request.scheduled_at
+        policy = self._input.cancellation_policy
+        late = (
+            actor.role is Role.CLIENT
+            and scheduled is not None
+            and workflow.now() > scheduled - timedelta(hours=policy.free_until_hours_before)
+        )
+        split = money.late_cancellation_split(self._quote(), policy, late=late)
+        refund = min(split.refund_minor, held)
+        await self._refund(refund, "cancellation")
+        self._s.cancelled_by = actor.role
+        self._notify("mission_cancelled", [self._client(), self._provider()], refund_minor=refund)
+        if split.provider_payout_minor > 0:
+            await self._start_payout(
+                split.provider_payout_minor, "late_cancellation", PayoutNext.CANCELLED
+            )
+            return
+        self._s.state = S.CANCELLED
+        self._s.deadlines = Deadlines()
+        await self._commit("mission_cancelled")
+
+    # --- State helpers ------------------------------------------------------------------
+
+    def _expire(self) -> None:
+        self._s.state = S.EXPIRED
+        self._s.deadlines = Deadlines()
+        self._notify("mission_expired", [self._client()])
+
+    def _back_to_open(self, *, withdrawn: bool, keep_application: bool = False) -> None:
+        """Return to `open` after a payment lapse, a cancelled payment or a withdrawal."""
+        selected = self._application(self._s.selected_application_id or "")
+        if keep_application:
+            selected.status = ApplicationStatus.LIVE
+        else:
+            selected.status = (
+                ApplicationStatus.WITHDRAWN if withdrawn else ApplicationStatus.DECLINED
+            )
+        self._s.selected_application_id = None
+        self._s.provider_id = None
+        self._s.quote = None
+        self._s.deadlines.payment = None
+        self._s.deadlines.next_payment_poll = None
+        selection_deadline = self._s.deadlines.selection
+        if selection_deadline is not None and workflow.now() >= selection_deadline:
+            self._expire()
+        else:
+            self._s.state = S.OPEN
+            self._notify("mission_reopened", [self._client()])
+
+    def _open_review_window(self) -> None:
+        now = workflow.now()
+        durations = self._input.durations
+        deadline = now + durations.review_window
+        reminder = deadline - durations.review_reminder_before
+        self._s.state = S.REVIEWING
+        self._s.deadlines.review = deadline
+        self._s.deadlines.review_reminder = reminder if reminder > now else None
+        self._notify(
+            "review_window_opened",
+            [self._client(), self._provider()],
+            deadline=self._iso(deadline),
+        )
+
+    async def _close_reviews(self) -> None:
+        """Publish the reviews received so far, double-blind until now, and close."""
+        reviews = sorted(self._pending_reviews.values(), key=lambda review: review.author_role)
+        if reviews:
+            await workflow.execute_activity(
+                "publish_reviews",
+                PublishReviewsInput(mission_id=self._s.mission_id, reviews=reviews),
+                start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
+                retry_policy=policies.DATABASE_WRITE,
+            )
+            self._notify(
+                "reviews_published", [self._client(), self._provider()], count=len(reviews)
+            )
+        self._s.published_reviews = reviews
+        self._s.state = S.CLOSED
+        self._s.deadlines = Deadlines()
+        self._notify("mission_closed", [self._client(), self._provider()])
+        await self._commit("mission_closed")
+
+    def _finish_without_reviews(self) -> None:
+        self._s.state = S.CLOSED
+        self._s.deadlines = Deadlines()
+        self._notify("mission_closed", [self._client(), self._provider()])
+
+    def _held_minor(self) -> int:
+        m = self._s.money
+        return m.captured_minor - m.refunded_minor - m.provider_payout_minor
+
+    # --- Plumbing -----------------------------------------------------------------------
+
+    def _guard(self, action: Action, actor: Actor) -> Party:
+        try:
+            return check(action, actor, self._s)
+        except MissionError as error:
+            raise _rejection(error) from None
+
+    def _reject_while_payout_pending(self) -> None:
+        if self._payout is not None:
+            raise _rejection(
+                InvalidState(
+                    f"a payout of mission {self._s.mission_id} is waiting for the provider's "
+                    "account; retry once it went out"
+                )
+            )
+
+    def _find_application(self, application_id: str) -> Application:
+        for application in self._s.applications:
+            if application.application_id == application_id:
+                return application
+        raise _rejection(
+            MissionNotFound(
+                f"application {application_id!r} not found on mission {self._s.mission_id}"
+            )
+        )
+
+    def _application(self, application_id: str) -> Application:
+        return self._find_application(application_id)
+
+    def _payment(self) -> Payment:
+        assert self._s.payment is not None, "no payment for this mission yet"
+        return self._s.payment
+
+    def _quote(self) -> money.Quote:
+        assert self._s.quote is not None, "no agreed price for this mission yet"
+        return self._s.quote
+
+    def _client(self) -> tuple[str, Role]:
+        return (self._s.client_id, Role.CLIENT)
+
+    def _provider(self) -> tuple[str, Role]:
+        return (self._s.provider_id or "", Role.PROVIDER)
+
+    @staticmethod
+    def _iso(moment: datetime | None) -> str:
+        return moment.isoformat() if moment is not None else ""
+
+    def _notify(
+        self, template: str, recipients: list[tuple[str, Role]], **params: str | int
+    ) -> None:
+        for recipient_id, role in recipients:
+            if not recipient_id:
+                continue
+            self._notification_count += 1
+            self._notifications.append(
+                NotificationRequest(
+                    key=f"{self._s.mission_id}:{self._notification_count}:{template}:{recipient_id}",
+                    recipient_id=recipient_id,
+                    recipient_role=role,
+                    template=template,
+                    params={
+                        "title": self._s.request.title,
+                        "mission_id": self._s.mission_id,
+                        **params,
+                    },
+                    locale=self._input.locale,
+                )
+            )
+
+    def _snapshot(self) -> MissionSnapshot:
+        return self._s.model_copy(deep=True)
+
+    async def _commit(self, event: str) -> None:
+        """Publish a change: search attributes, then the read model and its notifications."""
+        self._version += 1
+        self._s.updated_at = workflow.now()
+        # What the platform keeps is known only once nothing is held in escrow for a party.
+        settled = self._s.state in SETTLED_STATES and self._payout is None
+        self._s.money.platform_revenue_minor = self._held_minor() if settled else 0
+        self._upsert_search_attributes()
+        notifications, self._notifications = self._notifications, []
+        workflow.logger.info(
+            "mission %s: %s, now %s", self._s.mission_id, event, self._s.state.value
+        )
+        await workflow.execute_activity(
+            "project_mission",
+            ProjectionInput(snapshot=self._snapshot(), event=event, notifications=notifications),
+            start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
+            retry_policy=policies.DATABASE_WRITE,
+        )
+
+    def _upsert_search_attributes(self) -> None:
+        d = self._s.deadlines
+        upcoming = [
+            at
+            for at in (d.selection, d.payment, d.confirmation, d.review, d.payout_retry)
+            if at is not None
+        ]
+        updates = [
+            attrs.MISSION_STATE.value_set(self._s.state.value),
+            attrs.NEEDS_ATTENTION.value_set(self._s.needs_attention),
+            attrs.NEXT_DEADLINE.value_set(min(upcoming))
+            if upcoming
+            else attrs.NEXT_DEADLINE.value_unset(),
+        ]
+        if self._s.provider_id:
+            updates.append(attrs.PROVIDER_ID.value_set(self._s.provider_id))
+        if self._s.quote is not None:
+            updates.append(attrs.AMOUNT_MINOR.value_set(self._s.quote.client_total_minor))
+        workflow.upsert_search_attributes(updates)
