@@ -73,7 +73,9 @@ class PaymentsGateway:
                 "amount": amount_minor,
                 "currency": currency.lower(),
                 "description": description[:200],
-                "payment_method_types": ["card"],
+                # Confirmed without a redirect: the client's front end (or a test
+                # PaymentMethod in the sandbox) confirms on the same page.
+                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
                 "transfer_group": mission_id,
                 "metadata": {
                     "mission_id": mission_id,

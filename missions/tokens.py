@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from jwt.exceptions import InvalidSubjectError
 from pydantic import ValidationError
 
 from missions.contracts import Actor, Role
@@ -154,7 +155,7 @@ def _unauthenticated(error: jwt.PyJWTError, settings: Settings) -> Unauthenticat
         return Unauthenticated(f"token algorithm is not allowed: {error}")
     if isinstance(error, jwt.InvalidIssuedAtError):
         return Unauthenticated(f"token 'iat' claim is invalid: {error}", claim="iat")
-    if isinstance(error, jwt.InvalidSubjectError):
+    if isinstance(error, InvalidSubjectError):
         return Unauthenticated(f"token 'sub' claim is invalid: {error}", claim="sub")
     if isinstance(error, jwt.DecodeError):
         return Unauthenticated(f"token is malformed: {error}")
@@ -166,7 +167,7 @@ def _actor_from_claims(claims: dict[str, Any], where: str) -> Actor:
     if role is None:
         raise Unauthenticated(f"{where} is missing the 'role' claim", claim="role")
     try:
-        return Actor(user_id=claims.get("sub"), role=role)  # type: ignore[arg-type]
+        return Actor(user_id=claims.get("sub"), role=role)
     except ValidationError as error:
         field = str(error.errors()[0]["loc"][0]) if error.errors() else "sub"
         claim = "sub" if field == "user_id" else field

@@ -953,6 +953,7 @@ class MissionWorkflow:
                     params={
                         "title": self._s.request.title,
                         "mission_id": self._s.mission_id,
+                        "currency": self._s.money.currency,
                         **params,
                     },
                     locale=self._input.locale,

@@ -10,7 +10,8 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # How long a SQLite connection waits for another connection's write lock before failing with
-# "database is locked". Writes here are short transactions, so this is ample.
+# "database is locked". The writes in this package are short transactions, so a longer wait
+# points to a stuck writer.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
@@ -29,9 +30,10 @@ def to_sqlalchemy_url(url: str) -> URL:
 def make_engine(url: str) -> Engine:
     """Create an engine for `url`, configuring every SQLite connection for concurrent use.
 
-    SQLite connections get WAL journaling, so that readers do not block the writer, a busy
-    timeout, so that concurrent writers wait instead of failing, and foreign key enforcement,
-    which SQLite leaves off by default. The parent directory of a SQLite file is created.
+    Each SQLite connection gets WAL journaling, so that readers do not block the writer. It
+    also gets a busy timeout, so that concurrent writers wait instead of failing, and foreign
+    key enforcement, which SQLite leaves off by default. The parent directory of a SQLite file
+    is created.
     """
     sa_url = to_sqlalchemy_url(url)
     if sa_url.get_backend_name() != "sqlite":

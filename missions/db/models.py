@@ -1,8 +1,8 @@
 """ORM tables of the read model, the notification outbox and the Stripe webhook event log.
 
 The workflow owns each mission's state. The `missions`, `applications` and `incidents` tables
-are a projection of its snapshots for lists and ops tools; `messages`, `providers`, `reviews`,
-`notifications` and `webhook_events` are written only here.
+are a projection of its snapshots, kept for lists and ops tools. The other tables are the only
+copy of their data.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class MissionRow(Base):
     auto_released: Mapped[bool] = mapped_column(Boolean)
     payment_lapsed: Mapped[bool] = mapped_column(Boolean)
     needs_attention: Mapped[bool] = mapped_column(Boolean)
+    payout_pending: Mapped[bool] = mapped_column(Boolean)
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -240,3 +241,8 @@ class WebhookEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Shorter names that some callers import.
+Provider = ProviderRow
+Notification = NotificationRow

@@ -7,13 +7,15 @@ migrations, then from `sqlalchemy.url` in an ini file, then from the `MISSIONS_*
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, text
 
 from missions.db.engine import make_engine, to_sqlalchemy_url
 from missions.db.migrations import DATABASE_URL_ATTRIBUTE
-from missions.db.models import Base
+from missions.db.models import Base, UTCDateTime
 from missions.settings import get_settings
 
 # Any constant works as long as every process that migrates this database uses the same one.
@@ -30,11 +32,19 @@ def _database_url() -> str:
     return str(url) if url else get_settings().effective_database_url
 
 
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    # New revisions then depend on plain SQLAlchemy types only, not on this package's models.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run_with_connection(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         compare_type=True,
+        render_item=_render_item,
         # SQLite cannot ALTER most things, so later migrations copy the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )

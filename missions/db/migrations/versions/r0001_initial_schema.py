@@ -28,8 +28,13 @@ AUTO_INCREMENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-def _mission_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("missions.id", ondelete="CASCADE")
+def _mission_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["mission_id"],
+        ["missions.id"],
+        name=op.f(f"fk_{table}_mission_id_missions"),
+        ondelete="CASCADE",
+    )
 
 
 def upgrade() -> None:
@@ -62,6 +67,7 @@ def upgrade() -> None:
         sa.Column("auto_released", sa.Boolean(), nullable=False),
         sa.Column("payment_lapsed", sa.Boolean(), nullable=False),
         sa.Column("needs_attention", sa.Boolean(), nullable=False),
+        sa.Column("payout_pending", sa.Boolean(), nullable=False),
         sa.Column("cancelled_by", ROLE, nullable=True),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
@@ -106,13 +112,14 @@ def upgrade() -> None:
     op.create_table(
         "applications",
         sa.Column("id", ID, nullable=False),
-        sa.Column("mission_id", ID, _mission_fk(), nullable=False),
+        sa.Column("mission_id", ID, nullable=False),
         sa.Column("provider_id", ID, nullable=False),
         sa.Column("price_minor", sa.BigInteger(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("proposed_date", sa.Date(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
+        _mission_fk("applications"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_applications")),
     )
     op.create_index(op.f("ix_applications_mission_id"), "applications", ["mission_id"])
@@ -120,24 +127,26 @@ def upgrade() -> None:
 
     op.create_table(
         "incidents",
-        sa.Column("mission_id", ID, _mission_fk(), nullable=False),
+        sa.Column("mission_id", ID, nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("reported_by", ID, nullable=False),
         sa.Column("role", ROLE, nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("reported_at", TIMESTAMP, nullable=False),
+        _mission_fk("incidents"),
         sa.PrimaryKeyConstraint("mission_id", "seq", name=op.f("pk_incidents")),
     )
 
     op.create_table(
         "messages",
         sa.Column("id", AUTO_INCREMENT_ID, nullable=False),
-        sa.Column("mission_id", ID, _mission_fk(), nullable=False),
+        sa.Column("mission_id", ID, nullable=False),
         sa.Column("author_id", ID, nullable=False),
         sa.Column("author_role", ROLE, nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
+        _mission_fk("messages"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
     )
     op.create_index("ix_messages_mission_id_created_at", "messages", ["mission_id", "created_at"])
@@ -146,7 +155,7 @@ def upgrade() -> None:
         "notifications",
         sa.Column("id", AUTO_INCREMENT_ID, nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("mission_id", ID, _mission_fk(), nullable=False),
+        sa.Column("mission_id", ID, nullable=False),
         sa.Column("recipient_id", ID, nullable=False),
         sa.Column("recipient_role", ROLE, nullable=False),
         sa.Column("template", sa.String(length=64), nullable=False),
@@ -155,6 +164,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("sent_at", TIMESTAMP, nullable=True),
+        _mission_fk("notifications"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("mission_id", "key", name=op.f("uq_notifications_mission_id_key")),
     )
@@ -163,7 +173,7 @@ def upgrade() -> None:
     op.create_table(
         "reviews",
         sa.Column("id", AUTO_INCREMENT_ID, nullable=False),
-        sa.Column("mission_id", ID, _mission_fk(), nullable=False),
+        sa.Column("mission_id", ID, nullable=False),
         sa.Column("author_id", ID, nullable=False),
         sa.Column("author_role", ROLE, nullable=False),
         sa.Column("subject_id", ID, nullable=False),
@@ -172,6 +182,7 @@ def upgrade() -> None:
         sa.Column("submitted_at", TIMESTAMP, nullable=False),
         sa.Column("published_at", TIMESTAMP, nullable=False),
         sa.CheckConstraint("stars BETWEEN 1 AND 5", name=op.f("ck_reviews_stars_range")),
+        _mission_fk("reviews"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
         sa.UniqueConstraint(
             "mission_id", "author_role", name=op.f("uq_reviews_mission_id_author_role")

@@ -1,0 +1,1 @@
+"""The HTTP API of missions: thin FastAPI routes over `MissionsClient` and the read model."""

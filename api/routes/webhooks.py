@@ -1,0 +1,195 @@
+"""The Stripe webhook: verified on the raw body, recorded once, passed to the mission.
+
+In live mode Stripe redelivers an event until it gets a 2xx response, for up to three days
+(Stripe's webhook documentation). So the route returns 503 when signalling the mission
+failed, and processes a redelivered event again if it was recorded but not processed. An
+event processed before returns 200 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import stripe
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import MissionsDep, SessionDep, SettingsDep, in_transaction
+from api.errors import error_response, error_responses
+from api.schemas import WebhookAck
+from missions.client import MissionsClient
+from missions.contracts import PaymentEvent, PaymentEventKind
+from missions.db.repositories import (
+    is_webhook_event_processed,
+    mark_webhook_event_processed,
+    record_webhook_event,
+)
+from missions.errors import MissionNotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+PAYMENT_EVENT_KINDS = {
+    "payment_intent.succeeded": PaymentEventKind.SUCCEEDED,
+    "payment_intent.payment_failed": PaymentEventKind.FAILED,
+}
+
+
+@router.post(
+    "/stripe",
+    response_model=WebhookAck,
+    summary="Receive a signed Stripe event",
+    description=(
+        "Verifies `Stripe-Signature` on the raw body. `payment_intent.succeeded` and "
+        "`payment_intent.payment_failed` events whose `metadata.mission_id` names a mission "
+        "are passed to that mission; other events are only recorded."
+    ),
+    responses=error_responses(400, 503),
+    # Declared here rather than as a Header parameter, whose absence FastAPI would turn into
+    # a 422, while Stripe's guidance is a 400 for any unverifiable request.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "Stripe's signature of the raw body, `t=...,v1=...`.",
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "A Stripe event object, verified before it is parsed.",
+        },
+    },
+)
+async def receive_stripe_event(
+    request: Request, settings: SettingsDep, missions: MissionsDep, session: SessionDep
+) -> JSONResponse:
+    payload = await request.body()
+    stripe_signature = request.headers.get("Stripe-Signature")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload,
+            stripe_signature,
+            settings.stripe_webhook_secret,
+            tolerance=int(settings.stripe_webhook_tolerance.total_seconds()),
+        )
+    except stripe.SignatureVerificationError as error:
+        log.warning("Stripe webhook rejected, signature check failed: %s", error.user_message)
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            "invalid_signature",
+            f"Stripe-Signature is missing or invalid: {error.user_message}",
+        )
+    except ValueError as error:
+        # Raised for a body that is not UTF-8 JSON, which a valid signature cannot cover.
+        log.warning("Stripe webhook rejected, body is not JSON: %s", error)
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "invalid_payload", f"webhook body is not JSON: {error}"
+        )
+
+    body: dict[str, Any] = json.loads(payload)
+    event_id = str(event.id)
+    event_type = str(event.type)
+    event_object = body.get("data", {}).get("object", {})
+    mission_id = _mission_id(event_object)
+
+    is_new = await in_transaction(session, record_webhook_event, event_id, event_type, body)
+    if not is_new and await in_transaction(session, is_webhook_event_processed, event_id):
+        log.info(
+            "mission %s: Stripe event %s (%s) was already processed",
+            mission_id or "-",
+            event_id,
+            event_type,
+        )
+        return _ack(event_id, duplicate=True)
+
+    # Two deliveries of one event at once may both signal the mission, which is safe because
+    # the workflow ignores a payment event id it has already seen.
+    kind = PAYMENT_EVENT_KINDS.get(event_type)
+    if kind is not None and mission_id is not None:
+        delivered = await _tell_mission(missions, mission_id, event_id, kind, event_object)
+        if not delivered:
+            return error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                Unavailable.code,
+                f"signalling mission {mission_id} of event {event_id} failed; "
+                "Stripe redelivers the event",
+                {"event_id": event_id, "mission_id": mission_id},
+            )
+    else:
+        log.info(
+            "mission %s: Stripe event %s (%s) recorded", mission_id or "-", event_id, event_type
+        )
+
+    await in_transaction(session, mark_webhook_event_processed, event_id)
+    return _ack(event_id, duplicate=False)
+
+
+async def _tell_mission(
+    missions: MissionsClient,
+    mission_id: str,
+    event_id: str,
+    kind: PaymentEventKind,
+    intent: dict[str, Any],
+) -> bool:
+    """Signal the mission and return True, or False when the event must wait for redelivery."""
+    event = PaymentEvent(
+        event_id=event_id,
+        kind=kind,
+        payment_intent_id=str(intent.get("id", "")),
+        charge_id=_charge_id(intent.get("latest_charge")),
+        amount_minor=int(intent.get("amount_received") or intent.get("amount") or 0),
+        decline_code=(intent.get("last_payment_error") or {}).get("decline_code"),
+    )
+    try:
+        await missions.send_payment_event(mission_id, event)
+    except MissionNotFound:
+        # Retrying cannot create the mission, so the event is kept as processed.
+        log.warning(
+            "mission %s: Stripe event %s names no running mission; recorded only",
+            mission_id,
+            event_id,
+        )
+        return True
+    except Unavailable as error:
+        log.error(
+            "mission %s: passing Stripe event %s failed, Stripe will redeliver it: %s",
+            mission_id,
+            event_id,
+            error.message,
+        )
+        return False
+    log.info(
+        "mission %s: Stripe event %s passed on, payment %s %s",
+        mission_id,
+        event_id,
+        event.payment_intent_id,
+        kind.value,
+    )
+    return True
+
+
+def _mission_id(event_object: dict[str, Any]) -> str | None:
+    metadata = event_object.get("metadata") or {}
+    mission_id = metadata.get("mission_id") if isinstance(metadata, dict) else None
+    return mission_id if isinstance(mission_id, str) and mission_id else None
+
+
+def _charge_id(latest_charge: object) -> str | None:
+    # Stripe sends an id, or the whole charge object when the field was expanded.
+    if isinstance(latest_charge, str):
+        return latest_charge
+    if isinstance(latest_charge, dict) and isinstance(latest_charge.get("id"), str):
+        return str(latest_charge["id"])
+    return None
+
+
+def _ack(event_id: str, *, duplicate: bool) -> JSONResponse:
+    return JSONResponse(WebhookAck(event_id=event_id, duplicate=duplicate).model_dump())

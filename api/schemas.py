@@ -1,0 +1,192 @@
+"""Request bodies and response models of the HTTP API.
+
+Bodies carry only what the caller chooses: the acting user always comes from the bearer
+token, never from the body. Mission responses are built per caller by `MissionView.for_actor`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from missions.contracts import (
+    Actor,
+    Durations,
+    IncidentKind,
+    MissionRequest,
+    MissionSnapshot,
+    Payment,
+    Role,
+)
+from missions.db.repositories.messages import MAX_MESSAGE_LENGTH
+from missions.db.repositories.providers import ProviderProfile
+
+# Errors
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    code: str = Field(description="Stable machine-readable error code, e.g. `invalid_state`.")
+    message: str = Field(description="What failed, in English, for developers and logs.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Facts about the error, e.g. `decline_code`."
+    )
+
+
+# Missions
+
+
+class DurationsSeconds(BaseModel):
+    """Deadline overrides in seconds. An omitted field keeps the configured duration."""
+
+    # A misspelled name would otherwise be ignored and leave a 14-day deadline in place.
+    model_config = ConfigDict(extra="forbid")
+
+    selection_deadline: float | None = Field(default=None, gt=0)
+    payment_deadline: float | None = Field(default=None, gt=0)
+    confirmation_window: float | None = Field(default=None, gt=0)
+    review_window: float | None = Field(default=None, gt=0)
+    confirmation_reminder_before: float | None = Field(default=None, gt=0)
+    review_reminder_before: float | None = Field(default=None, gt=0)
+    payment_poll_interval: float | None = Field(default=None, gt=0)
+    payout_retry_interval: float | None = Field(default=None, gt=0)
+
+    def apply_to(self, base: Durations) -> Durations:
+        """Return `base` with the fields given here replaced."""
+        overrides = {
+            name: timedelta(seconds=seconds)
+            for name, seconds in self.model_dump(exclude_none=True).items()
+        }
+        return base.model_copy(update=overrides)
+
+
+class CreateMissionBody(MissionRequest):
+    durations: DurationsSeconds | None = Field(
+        default=None,
+        description=(
+            "Shorter deadlines for demos and tests; rejected with 403 unless the server "
+            "allows duration overrides."
+        ),
+    )
+
+    def to_request(self) -> MissionRequest:
+        return MissionRequest.model_validate(self.model_dump(exclude={"durations"}))
+
+
+class PaymentView(Payment):
+    client_secret: str | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="Only the mission's client receives it, to confirm the payment.",
+    )
+
+
+class MissionView(MissionSnapshot):
+    """A mission as one caller may see it.
+
+    The PaymentIntent's client secret is shown to the mission's client only, and a
+    provider sees only their own application, so competing bids stay private.
+    """
+
+    payment: PaymentView | None = None
+
+    @classmethod
+    def for_actor(cls, snapshot: MissionSnapshot, actor: Actor) -> MissionView:
+        data = snapshot.model_dump()
+        is_client = actor.role is Role.CLIENT and actor.user_id == snapshot.client_id
+        if snapshot.payment is not None and not is_client:
+            data["payment"]["client_secret"] = None
+        if actor.role is Role.PROVIDER:
+            data["applications"] = [
+                application.model_dump()
+                for application in snapshot.applications
+                if application.provider_id == actor.user_id
+            ]
+        return cls.model_validate(data)
+
+
+# Commands
+
+
+class ApplyBody(BaseModel):
+    price_minor: int = Field(gt=0, le=10_000_000, description="Price in minor units, tax included.")
+    message: str = Field(min_length=1, max_length=2000)
+    proposed_date: date | None = None
+
+
+class ApplyResponse(BaseModel):
+    application_id: str
+    mission: MissionView
+
+
+class SelectionBody(BaseModel):
+    application_id: str = Field(min_length=1, max_length=128)
+
+
+class PaymentConfirmationBody(BaseModel):
+    payment_method: str = Field(
+        min_length=1, max_length=255, description="A Stripe PaymentMethod id, e.g. `pm_card_visa`."
+    )
+
+
+class DisputeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeResolutionBody(BaseModel):
+    refund_minor: int = Field(ge=0, description="Amount refunded to the client, minor units.")
+    release_minor: int = Field(ge=0, description="Amount paid to the provider, minor units.")
+    note: str = Field(default="", max_length=2000)
+
+
+class IncidentBody(BaseModel):
+    kind: IncidentKind
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class CancellationBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class ReviewBody(BaseModel):
+    stars: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
+# Messages
+
+
+class MessageBody(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)
+
+
+# Providers
+
+
+class ProviderAccountView(ProviderProfile):
+    """A provider's profile with its contact and payout account, for the provider and ops."""
+
+    email: str | None = None
+    stripe_account_id: str | None = None
+    payouts_enabled: bool = Field(
+        default=False, description="Whether Stripe lets the account receive payouts yet."
+    )
+
+
+# Webhooks and health
+
+
+class WebhookAck(BaseModel):
+    event_id: str
+    duplicate: bool = Field(description="True when this event id was already processed.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description="`ok` or the failure, per dependency.")

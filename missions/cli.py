@@ -1,0 +1,264 @@
+"""The `missions` command: run the local stack or one of its parts, migrate, or replay the demo.
+
+Commands import their part of the system when they run, so that `missions --help` and the
+light commands do not load Temporal, FastAPI and Stripe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from missions.settings import Settings, get_settings
+
+log = logging.getLogger("missions.cli")
+
+app = typer.Typer(
+    help="Durable missions of a local-services marketplace: local stack, parts and demo.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Requests still running this long after SIGTERM are cancelled, so the API stops within
+# the dev stack's grace period even while an update waits on a stuck workflow.
+API_SHUTDOWN_TIMEOUT_SECONDS = 5
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Directory for the databases, the Stripe sandbox state and the logs "
+        "(default: MISSIONS_DATA_DIR, else .missions).",
+    ),
+]
+
+
+@app.callback()
+def configure(
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="Logging level: DEBUG, INFO, WARNING or ERROR.")
+    ] = "INFO",
+) -> None:
+    level = log_level.upper()
+    if level not in logging.getLevelNamesMapping():
+        raise typer.BadParameter(
+            f"unknown level {log_level!r}; use DEBUG, INFO, WARNING or ERROR",
+            param_hint="--log-level",
+        )
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request at INFO, and the demo and the stack's probes poll.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def dev(
+    data_dir: DataDirOption = None,
+    temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    stripe_port: Annotated[int, typer.Option(help="Stripe sandbox port.")] = 12111,
+    api_port: Annotated[int, typer.Option(help="HTTP API port.")] = 8000,
+    grace_period: Annotated[
+        float, typer.Option(help="Seconds each part gets to exit after SIGTERM before SIGKILL.")
+    ] = 10.0,
+    startup_timeout: Annotated[
+        float, typer.Option(help="Seconds each part gets to become ready.")
+    ] = 60.0,
+) -> None:
+    """Run Temporal, the Stripe sandbox, the worker and the API on 127.0.0.1 until Ctrl-C."""
+    from missions.devstack import StackConfig, StackPorts, run_dev
+
+    settings = get_settings()
+    config = StackConfig(
+        data_dir=_data_dir(settings, data_dir),
+        ports=StackPorts(
+            temporal=temporal_port, temporal_ui=ui_port, stripe=stripe_port, api=api_port
+        ),
+        grace_period=grace_period,
+        startup_timeout=startup_timeout,
+    )
+    _exit_without_finalizing(run_dev(settings, config, typer.echo))
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker of the missions until SIGINT or SIGTERM."""
+    from workers.main import run_worker
+
+    settings = get_settings()
+    code = asyncio.run(_run_until_signalled(run_worker(settings), "worker"))
+    _exit_without_finalizing(code)
+
+
+@app.command()
+def api(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: MISSIONS_API_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to bind (default: MISSIONS_API_PORT).")
+    ] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    code = 0
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            timeout_graceful_shutdown=API_SHUTDOWN_TIMEOUT_SECONDS,
+        )
+    except SystemExit as exit_request:
+        # uvicorn exits this way when the app's startup fails.
+        code = exit_request.code if isinstance(exit_request.code, int) else 1
+    log.info("API stopped")
+    _exit_without_finalizing(code)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 12111,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Endpoint that receives events (default: the API's /webhooks/stripe)."),
+    ] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON file that keeps the sandbox's objects across restarts "
+            "(default: stripe-sandbox.json in the data directory)."
+        ),
+    ] = None,
+) -> None:
+    """Run the Stripe sandbox with the configured API key and webhook secret."""
+    from missions.devstack import sandbox_command, sandbox_secrets
+
+    settings = get_settings()
+    state = state_file or settings.data_dir / "stripe-sandbox.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    argv = sandbox_command(
+        host=host,
+        port=port,
+        webhook_url=webhook_url
+        or f"http://{settings.api_host}:{settings.api_port}/webhooks/stripe",
+        state_file=state,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], argv, {**os.environ, **sandbox_secrets(settings)})
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations up to the latest revision."""
+    from sqlalchemy import make_url
+
+    from missions.db import upgrade_database
+
+    url = get_settings().effective_database_url
+    upgrade_database(url)
+    typer.echo(f"{make_url(url).render_as_string(hide_password=True)} is at the latest revision")
+
+
+@app.command()
+def demo(
+    cases: Annotated[
+        Path | None,
+        typer.Option(help="Cases file, one mission per JSON line (default: the project's own)."),
+    ] = None,
+    providers: Annotated[
+        Path | None,
+        typer.Option(
+            help="Providers file, a JSON list of {id, presentation} "
+            "(default: a providers*.json beside the cases file)."
+        ),
+    ] = None,
+    api_url: Annotated[
+        str,
+        typer.Option(
+            "--api", help="Base URL of the API. A local stack is started if none responds there."
+        ),
+    ] = "http://127.0.0.1:8000",
+    keep_stack: Annotated[
+        bool,
+        typer.Option("--keep-stack", help="Leave a stack the demo started running afterwards."),
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Replay the scripted missions through the HTTP API and check how each one ends."""
+    from missions.demo.command import run_demo_command
+    from missions.demo.runner import DEFAULT_CASES_PATH
+
+    settings = get_settings()
+    code = run_demo_command(
+        cases_path=cases or DEFAULT_CASES_PATH,
+        providers_path=providers,
+        api_url=api_url,
+        settings=settings,
+        data_dir=_data_dir(settings, data_dir),
+        keep_stack=keep_stack,
+        echo=typer.echo,
+    )
+    _exit_without_finalizing(code)
+
+
+def main() -> None:
+    app()
+
+
+def _data_dir(settings: Settings, option: Path | None) -> Path:
+    return (option or settings.data_dir).resolve()
+
+
+async def _run_until_signalled(work: Coroutine[Any, Any, None], name: str) -> int:
+    """Run `work` until it ends or SIGINT or SIGTERM cancels it; return the exit code."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("%s stopped", name)
+        return 0
+    except Exception:
+        log.exception("%s failed", name)
+        return 1
+    log.info("%s finished", name)
+    return 0
+
+
+def _exit_without_finalizing(code: int) -> NoReturn:
+    """Flush the output and logs, then end the process with `code` at once.
+
+    temporalio 1.35 can segfault while the interpreter shuts down after all work finished,
+    because threads of its native core outlive the interpreter. `os._exit` skips that
+    shutdown, so the crash cannot replace the exit status.
+    """
+    log.info("exiting with code %s", code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Repository functions: each takes a `Session` and leaves committing to the caller."""
+
+from missions.db.repositories.messages import MissionMessage, add_message, list_messages
+from missions.db.repositories.mission_list import (
+    MissionPage,
+    MissionSummary,
+    get_mission_row,
+    get_mission_snapshot,
+    list_missions,
+)
+from missions.db.repositories.outbox import (
+    OutboxNotification,
+    list_notifications,
+    mark_notification_sent,
+    queue_notifications,
+)
+from missions.db.repositories.projection import ProjectionResult, project_mission
+from missions.db.repositories.providers import (
+    ProviderProfile,
+    ProviderProfileUpdate,
+    RatingSummary,
+    add_provider_rating,
+    get_provider,
+    get_provider_payout_account,
+    get_provider_row,
+    rating_score,
+    set_provider_stripe_account,
+    upsert_provider_profile,
+)
+from missions.db.repositories.reviews import (
+    PublishedReview,
+    PublishResult,
+    list_reviews,
+    publish_reviews,
+)
+from missions.db.repositories.webhook_events import (
+    is_webhook_event_processed,
+    mark_webhook_event_processed,
+    record_webhook_event,
+)
+
+__all__ = [
+    "MissionMessage",
+    "MissionPage",
+    "MissionSummary",
+    "OutboxNotification",
+    "ProjectionResult",
+    "ProviderProfile",
+    "ProviderProfileUpdate",
+    "PublishResult",
+    "PublishedReview",
+    "RatingSummary",
+    "add_message",
+    "add_provider_rating",
+    "get_mission_row",
+    "get_mission_snapshot",
+    "get_provider",
+    "get_provider_payout_account",
+    "get_provider_row",
+    "is_webhook_event_processed",
+    "list_messages",
+    "list_missions",
+    "list_notifications",
+    "list_reviews",
+    "mark_notification_sent",
+    "mark_webhook_event_processed",
+    "project_mission",
+    "publish_reviews",
+    "queue_notifications",
+    "rating_score",
+    "record_webhook_event",
+    "set_provider_stripe_account",
+    "upsert_provider_profile",
+]

@@ -1,0 +1,31 @@
+"""A local Stripe-compatible HTTP server for development and tests.
+
+Point the real SDK at it with
+`stripe.StripeClient(api_key, base_addresses={"api": "http://127.0.0.1:PORT"})`.
+It implements part of the v1 API: PaymentIntents (create, retrieve, update, confirm,
+cancel, list, search), Charges (retrieve, list), PaymentMethods (retrieve), Refunds,
+connected Accounts, Transfers and reversals, Balance and balance transactions, and
+Events. Every POST honours `Idempotency-Key`, and each event is signed and POSTed to
+the configured webhook URL. Unknown parameters and URLs are rejected, so code cannot
+rely on something the sandbox silently ignores.
+
+Sandbox-only conventions:
+
+- Test PaymentMethods `pm_card_visa`, `pm_card_mastercard` and `pm_card_amex` succeed.
+  `pm_card_chargeDeclined` is declined with `card_declined`/`generic_decline`, and
+  `pm_card_chargeDeclinedInsufficientFunds` with `card_declined`/`insufficient_funds`.
+  `pm_card_chargeDeclinedExpiredCard` fails with `expired_card`, and
+  `pm_card_chargeDeclinedProcessingError` with `processing_error`.
+- An account created or updated with metadata `sandbox_payouts=disabled` cannot receive
+  transfers (400 `insufficient_capabilities_for_transfer`); see `connect`.
+- Charges stay pending for `SandboxConfig.available_after_seconds` (default 0), then
+  become available. Fees are 0.
+
+Run it with `python -m stripe_sandbox --api-key sk_test_... [--port 12111]`, or in-process
+with `uvicorn.Server(uvicorn.Config(create_app(config), ...))`.
+"""
+
+from .app import create_app
+from .config import SandboxConfig
+
+__all__ = ["SandboxConfig", "create_app"]

