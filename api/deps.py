@@ -41,12 +41,8 @@ async def get_missions_client(request: Request) -> MissionsClient:
 
 
 async def get_payments(request: Request) -> PaymentsGateway:
-    return PaymentsGateway(_stripe_client(request))
-
-
-def _stripe_client(request: Request) -> stripe.StripeClient:
-    client: stripe.StripeClient = request.app.state.stripe
-    return client
+    stripe_client: stripe.StripeClient = request.app.state.stripe
+    return PaymentsGateway(stripe_client)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import stripe
+from stripe.params import AccountCreateParams
 
 from missions.activity_models import PaymentIntentInfo, RefundInfo, TransferInfo
 from missions.errors import PaymentDeclined
@@ -192,7 +193,7 @@ class PaymentsGateway:
 
     def create_connected_account(self, provider_id: str, email: str | None) -> tuple[str, bool]:
         """Create the provider's Express account and return its id and payout readiness."""
-        params: dict[str, Any] = {
+        params: AccountCreateParams = {
             "type": "express",
             "country": "FR",
             "capabilities": {"transfers": {"requested": True}},

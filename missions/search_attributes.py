@@ -6,19 +6,21 @@ category and amount only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.common import (
     SearchAttributeIndexedValueType,
     SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from missions.contracts import MissionInput
 
@@ -30,7 +32,7 @@ AMOUNT_MINOR = SearchAttributeKey.for_int("AmountMinor")
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     MISSION_STATE,
     MISSION_CATEGORY,
     CLIENT_ID,

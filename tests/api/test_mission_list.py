@@ -32,7 +32,7 @@ class Seeded:
     client_2: str
     provider_1: str
     provider_2: str
-    # Keys: the short names used below; values: mission ids.
+    # Mission ids by the short names the tests use.
     missions: dict[str, str]
 
 
@@ -226,9 +226,7 @@ async def test_invalid_cursor_is_422(http: httpx.AsyncClient, bearer: BearerFact
     assert "cursor" in response.json()["message"]
 
 
-async def test_invalid_state_filter_is_422(
-    http: httpx.AsyncClient, bearer: BearerFactory
-) -> None:
+async def test_invalid_state_filter_is_422(http: httpx.AsyncClient, bearer: BearerFactory) -> None:
     response = await http.get("/missions?state=paused", headers=bearer("ops-1", Role.OPS))
 
     assert response.status_code == 422

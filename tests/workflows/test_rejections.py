@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
 
 from missions.client import MissionsClient
 from missions.contracts import (
@@ -34,9 +34,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 async def test_other_client_cannot_select(missions_client: MissionsClient) -> None:
     owner, stranger, provider = client_actor("r1"), client_actor("r1-x"), provider_actor("r1")
-    mission_id, (application_id,) = await post_and_apply(
-        missions_client, owner, [(provider, 5000)]
-    )
+    mission_id, (application_id,) = await post_and_apply(missions_client, owner, [(provider, 5000)])
     before = await missions_client.snapshot(mission_id)
     with pytest.raises(Forbidden):
         await missions_client.select_application(
@@ -48,9 +46,7 @@ async def test_other_client_cannot_select(missions_client: MissionsClient) -> No
 
 async def test_provider_cannot_select(missions_client: MissionsClient) -> None:
     owner, provider = client_actor("r2"), provider_actor("r2")
-    mission_id, (application_id,) = await post_and_apply(
-        missions_client, owner, [(provider, 5000)]
-    )
+    mission_id, (application_id,) = await post_and_apply(missions_client, owner, [(provider, 5000)])
     with pytest.raises(Forbidden):
         await missions_client.select_application(
             mission_id, ApplicationRef(actor=provider, application_id=application_id)
@@ -144,9 +140,7 @@ async def test_review_before_release_invalid_state(missions_client: MissionsClie
 
 async def test_rejected_update_leaves_no_history(missions_client: MissionsClient) -> None:
     owner, provider = client_actor("r10"), provider_actor("r10")
-    mission_id, (application_id,) = await post_and_apply(
-        missions_client, owner, [(provider, 5000)]
-    )
+    mission_id, (application_id,) = await post_and_apply(missions_client, owner, [(provider, 5000)])
     handle = missions_client.temporal.get_workflow_handle(mission_id)
     before = [event.event_type async for event in handle.fetch_history_events()]
     with pytest.raises(Forbidden):
