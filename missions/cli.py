@@ -92,6 +92,20 @@ def dev(
 
 
 @app.command()
+def stop(
+    data_dir: DataDirOption = None,
+    grace_period: Annotated[
+        float, typer.Option(help="Seconds each part gets to exit after SIGTERM before SIGKILL.")
+    ] = 10.0,
+) -> None:
+    """Stop the stack that `missions demo --keep-stack` left running."""
+    from missions.devstack import stop_detached
+
+    settings = get_settings()
+    stop_detached(_data_dir(settings, data_dir), grace_period, typer.echo)
+
+
+@app.command()
 def worker() -> None:
     """Run the Temporal worker of the missions until SIGINT or SIGTERM."""
     from workers.main import run_worker

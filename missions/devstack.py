@@ -593,3 +593,44 @@ def _tail(path: Path) -> str:
     except OSError as error:
         return f"(cannot read the log: {error})"
     return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def stop_detached(data_dir: Path, grace_period: float, echo: Callable[[str], None]) -> int:
+    """Stop a stack that `missions demo --keep-stack` left running; return how many parts.
+
+    Parts are stopped in the reverse order of their start, each by its process group, so
+    the API and worker finish before the servers they depend on.
+    """
+    pid_file = data_dir / "stack.pids"
+    if not pid_file.exists():
+        echo(f"no kept stack recorded in {pid_file}; nothing to stop")
+        return 0
+    entries = [line.split() for line in pid_file.read_text(encoding="utf-8").splitlines()]
+    stopped = 0
+    for name, pid_text in reversed([entry for entry in entries if len(entry) == 2]):
+        pid = int(pid_text)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_period
+            while _process_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _process_alive(pid):
+                echo(f"{name} (pid {pid}) did not stop within {grace_period:g} s; killing it")
+                os.killpg(pid, signal.SIGKILL)
+            echo(f"stopped {name} (pid {pid})")
+            stopped += 1
+    pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child of this process that exited stays a zombie until reaped; it no longer runs.
+    with contextlib.suppress(ChildProcessError):
+        finished, _status = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            return False
+    return True

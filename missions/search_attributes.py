@@ -15,7 +15,6 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import (
-    SearchAttributeIndexedValueType,
     SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
@@ -77,19 +76,3 @@ async def register(client: Client, namespace: str) -> list[str]:
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
     return sorted(missing)
-
-
-def cli_flags() -> list[str]:
-    """Return `--search-attribute Name=Type` flags for `temporal server start-dev`."""
-    type_names = {
-        SearchAttributeIndexedValueType.KEYWORD: "Keyword",
-        SearchAttributeIndexedValueType.INT: "Int",
-        SearchAttributeIndexedValueType.BOOL: "Bool",
-        SearchAttributeIndexedValueType.DATETIME: "Datetime",
-        SearchAttributeIndexedValueType.TEXT: "Text",
-        SearchAttributeIndexedValueType.DOUBLE: "Double",
-    }
-    flags: list[str] = []
-    for key in ALL_KEYS:
-        flags += ["--search-attribute", f"{key.name}={type_names[key.indexed_value_type]}"]
-    return flags

@@ -19,7 +19,11 @@ Sandbox-only conventions:
 - An account created or updated with metadata `sandbox_payouts=disabled` cannot receive
   transfers (400 `insufficient_capabilities_for_transfer`); see `connect`.
 - Charges stay pending for `SandboxConfig.available_after_seconds` (default 0), then
-  become available. Fees are 0.
+  become available. Fees are 0, and refunds always succeed at once.
+- Cards are the only payment method type. As on Stripe from API version 2026-09-30,
+  PaymentIntents reject `payment_method_types`; use `allowed_payment_method_types` or
+  automatic payment methods. Requests with an older Stripe-Version header may still
+  send it.
 
 Run it with `python -m stripe_sandbox --api-key sk_test_... [--port 12111]`, or in-process
 with `uvicorn.Server(uvicorn.Config(create_app(config), ...))`.

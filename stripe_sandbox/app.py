@@ -221,7 +221,7 @@ def _execute(ctx: SandboxContext, handler: Handler, request: ApiRequest) -> tupl
             try:
                 expanded = expand(result, request.params.expand(), ctx.store)
             except StripeAPIError as error:
-                # The write already happened, so a retry must see this answer again.
+                # The write already happened, so a retry must get this response again.
                 error.replayable = writes
                 raise
             return 200, json.dumps(expanded)

@@ -18,7 +18,7 @@ Clock = Callable[[], float]
 
 @dataclass
 class ApiRequest:
-    """One decoded API call as a handler sees it."""
+    """One decoded API call, as passed to a handler."""
 
     method: str
     path: str

@@ -98,8 +98,8 @@ class EventRecorder:
             ]
 
     def on_delivery_finished(self, event_id: str, delivered: bool) -> None:
-        # Stripe keeps counting an event as pending while it retries; after the last
-        # attempt the sandbox stops retrying, so the event is no longer pending either way.
+        # The sandbox stops retrying after the last attempt, so the event is no longer
+        # pending whether or not it was delivered.
         with self._store.lock:
             event = self._store.get("event", event_id)
             if event is None:

@@ -3,9 +3,9 @@
 Stripe's v1 API takes `application/x-www-form-urlencoded` bodies (and query strings for
 GET) whose keys nest with brackets: `metadata[mission_id]=m1`,
 `capabilities[transfers][requested]=true`, `expand[]=latest_charge`, and the indexed
-list form `payment_method_types[0]=card` that stripe-python sends. `decode_form` turns
-them into nested dicts; indexed keys stay dict keys until `Params` reads the value as a
-list, so metadata keys that happen to be digits survive.
+list form `allowed_payment_method_types[0]=card` that stripe-python sends. `decode_form`
+turns them into nested dicts. Indexed keys stay dict keys until `Params` reads the value
+as a list, so metadata keys that happen to be digits survive.
 """
 
 from __future__ import annotations
@@ -125,7 +125,9 @@ class Params:
                 raise parameter_missing(self.name(key))
             return None
         if not isinstance(value, str):
-            raise parameter_invalid(self.name(key), f"Invalid string: {self.name(key)}.")
+            raise parameter_invalid(
+                self.name(key), f"Invalid {self.name(key)}: expected a string, got a hash or list."
+            )
         if value == "" and required:
             raise _empty(self.name(key))
         if len(value) > max_length:
@@ -157,7 +159,9 @@ class Params:
             raise _empty(self.name(key))
         if not isinstance(value, str) or not re.fullmatch(r"-?\d+", value):
             raise parameter_invalid(
-                self.name(key), f"Invalid integer: {value}", code="parameter_invalid_integer"
+                self.name(key),
+                f"Invalid integer for {self.name(key)}: {value!r}.",
+                code="parameter_invalid_integer",
             )
         number = int(value)
         if minimum is not None and number < minimum:
@@ -215,7 +219,7 @@ class Params:
         for item in items:
             if not isinstance(item, str):
                 raise parameter_invalid(
-                    self.name(key), f"Invalid array of strings: {self.name(key)}."
+                    self.name(key), f"Invalid {self.name(key)}: expected a list of strings."
                 )
         return items
 
@@ -225,7 +229,8 @@ class Params:
             return None
         if not isinstance(value, dict):
             raise parameter_invalid(
-                self.name(key), f"Invalid object: {self.name(key)} must be a hash."
+                self.name(key),
+                f"Invalid {self.name(key)}: expected a hash such as '{self.name(key)}[key]=value'.",
             )
         return Params(value, self.name(key))
 
@@ -238,13 +243,16 @@ class Params:
             return {}
         if not isinstance(value, dict):
             raise parameter_invalid(
-                self.name(key), f"Invalid object: {self.name(key)} must be a hash."
+                self.name(key),
+                f"Invalid {self.name(key)}: expected a hash such as '{self.name(key)}[key]=value'.",
             )
         update: MetadataUpdate = {}
         for meta_key, meta_value in value.items():
             full_name = f"{self.name(key)}[{meta_key}]"
             if not isinstance(meta_value, str):
-                raise parameter_invalid(full_name, f"Invalid string: {full_name}.")
+                raise parameter_invalid(
+                    full_name, f"Invalid {full_name}: metadata values must be strings."
+                )
             if len(meta_key) > METADATA_MAX_KEY_LENGTH:
                 raise parameter_invalid(
                     full_name,
@@ -265,7 +273,7 @@ class Params:
             return []
         paths = as_list(value, "expand")
         if not all(isinstance(path, str) for path in paths):
-            raise parameter_invalid("expand", "Invalid array of strings: expand.")
+            raise parameter_invalid("expand", "Invalid expand: expected a list of strings.")
         return paths
 
     def finish(self) -> None:
@@ -283,7 +291,9 @@ def as_list(value: Any, name: str) -> list[Any]:
         return [value[key] for key in sorted(value, key=int)]
     if value == "":
         return []
-    raise parameter_invalid(name, f"Invalid array: {name}.")
+    raise parameter_invalid(
+        name, f"Invalid {name}: expected a list, as '{name}[]=a' or '{name}[0]=a'."
+    )
 
 
 def apply_metadata(current: dict[str, str], update: MetadataUpdate, param: str) -> dict[str, str]:

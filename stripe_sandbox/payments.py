@@ -6,7 +6,7 @@ succeeded Charge, or is declined with a failed Charge and returns to
 
 Payment method types follow the request's API version (the Stripe-Version header,
 else `SandboxConfig.api_version`). From 2026-07-29.dahlia, `allowed_payment_method_types`
-is accepted. From 2026-09-30.endive, the version that stripe-python 16.1 pins, writing
+is accepted. From 2026-09-30.endive (stripe-python 16.1 pins 2026-10-28.endive), writing
 `payment_method_types` fails with `payment_method_types_no_longer_supported`, as on Stripe.
 Cards are the only payment method type simulated, so the computed
 `payment_method_types` of an intent is `["card"]` or empty.
@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "cad": 50, "aud": 50, "chf": 50, "jpy": 50}
 MAXIMUM_AMOUNT = 99_999_999
 
+# Dates of the API versions that changed how payment method types are written.
+ALLOWED_TYPES_SINCE = "2026-07-29"
+TYPES_WRITE_REMOVED_SINCE = "2026-09-30"
+SIMULATED_TYPES = ("card",)
+
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELABLE = (*CONFIRMABLE, "requires_capture", "processing")
 SEARCH_FIELDS: dict[str, FieldType] = {
@@ -68,12 +73,6 @@ def _read_amount(params: Params, currency: str | None, *, required: bool) -> int
             code="amount_too_large",
         )
     return amount
-
-
-# Dates of the API versions that changed how payment method types are written.
-ALLOWED_TYPES_SINCE = "2026-07-29"
-TYPES_WRITE_REMOVED_SINCE = "2026-09-30"
-SIMULATED_TYPES = ("card",)
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,8 @@ def create_payment_intent(ctx: SandboxContext, request: ApiRequest) -> dict[str,
     if payment_method_id:
         _check_card_allowed(method_types.payment_method_types, None)
     payment_method = resolve_payment_method(ctx, payment_method_id) if payment_method_id else None
-    assert amount is not None and currency is not None
+    assert amount is not None
+    assert currency is not None
     intent_id = ctx.store.new_id("payment_intent")
     intent: dict[str, Any] = {
         "id": intent_id,
@@ -261,15 +261,18 @@ def confirm_payment_intent(ctx: SandboxContext, request: ApiRequest) -> dict[str
     intent = _require_intent(ctx, request.path_params["intent"])
     if intent["status"] not in CONFIRMABLE:
         raise unexpected_state(snapshot(intent), "confirmed")
-    if method_types is not None:
-        intent.update(method_types.fields())
-    _check_card_allowed(intent["payment_method_types"], intent)
+    types = method_types.payment_method_types if method_types else intent["payment_method_types"]
+    _check_card_allowed(types, intent)
     if payment_method_id:
         payment_method = resolve_payment_method(ctx, payment_method_id)
     elif intent["payment_method"]:
         payment_method = ctx.store.require("payment_method", intent["payment_method"])
     else:
         raise _missing_payment_method(intent)
+
+    # Every check passed, so the intent may change now.
+    if method_types is not None:
+        intent.update(method_types.fields())
     if receipt_email:
         intent["receipt_email"] = receipt_email
     _attempt_payment(ctx, intent, payment_method)

@@ -7,9 +7,9 @@ characters), `field>n`, `field<n`, `field>=n`, `field<=n` on numeric fields, a l
 one query, and at most 10 clauses, as Stripe allows. Values are quoted strings, numbers
 or `null`.
 
-NOTE: Stripe indexes objects for search with a delay of up to a minute; the sandbox
-searches the live store, so read-after-write code that works here may still miss
-fresh objects on Stripe.
+NOTE: Stripe indexes objects for search with a delay of up to a minute. The sandbox
+searches the live store, so read-after-write code that works here can still miss fresh
+objects on Stripe.
 """
 
 from __future__ import annotations

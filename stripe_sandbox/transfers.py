@@ -87,7 +87,9 @@ def create_transfer(ctx: SandboxContext, request: ApiRequest) -> dict[str, Any]:
     metadata = params.metadata()
     params.choice("source_type", ("card",))
     params.finish()
-    assert amount is not None and currency is not None and destination_id is not None
+    assert amount is not None
+    assert currency is not None
+    assert destination_id is not None
 
     _destination(ctx, destination_id)
     transfer_id = ctx.store.new_id("transfer")

@@ -151,12 +151,11 @@ def _release_stack(stack: DevStack, *, keep: bool, echo: Echo) -> None:
         echo("stopping the local stack")
         stack.stop()
         return
-    running = stack.detach()
+    stack.detach()
     echo("the stack keeps running:")
     for line in stack_addresses(stack.config):
         echo(line)
-    pids = " ".join(str(pid) for _name, pid in running)
-    echo(f"stop it with: kill {pids}   (pids also in {stack.config.pid_file})")
+    echo(f"stop it with: missions stop --data-dir {stack.config.data_dir}")
 
 
 def _web_ui_url(temporal_address: str) -> str:
