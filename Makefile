@@ -3,18 +3,22 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo dev test lint
+.PHONY: setup demo stop dev test lint
 
-$(BIN)/missions: pyproject.toml
+$(BIN)/missions: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/missions
 
+# Leaves the stack running so the demo's missions can be browsed; `make stop` ends it.
 demo: setup
-	$(BIN)/missions demo
+	$(BIN)/missions demo --keep-stack
+
+stop: setup
+	$(BIN)/missions stop
 
 dev: setup
 	$(BIN)/missions dev

@@ -15,8 +15,10 @@ class SandboxConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=12111, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address that the CLI listens on.")
+    port: int = Field(
+        default=12111, ge=0, le=65535, description="TCP port that the CLI listens on."
+    )
     api_key: SecretStr = Field(description="Secret key that clients must send as Bearer token.")
     webhook_url: str | None = Field(
         default=None, description="Endpoint that receives every event; None disables delivery."

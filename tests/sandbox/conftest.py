@@ -126,7 +126,7 @@ class RunningSandbox:
     clock: ManualClock | None
 
     def client(self, api_key: str = API_KEY) -> stripe.StripeClient:
-        # No SDK retries, so each test sees the sandbox's first answer.
+        # No SDK retries, so each test gets the sandbox's first response.
         return stripe.StripeClient(api_key, base_addresses={"api": self.url}, max_network_retries=0)
 
 

@@ -49,7 +49,7 @@ def test_objects_survive_restart(state_file: Path) -> None:
     ]
 
 
-def test_state_file_holds_no_secrets(state_file: Path) -> None:
+def test_state_file_contains_no_secrets(state_file: Path) -> None:
     config = SandboxConfig(
         api_key=API_KEY,
         state_file=state_file,
