@@ -9,29 +9,19 @@ are absolute times in the state, so ops can move them while the mission runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from missions import money
-    from missions import search_attributes as attrs
     from missions.activity_models import (
         CARD_DECLINED,
-        PROVIDER_NOT_PAYABLE,
         ConfirmPaymentIntentInput,
         CreatePaymentIntentInput,
         NotificationRequest,
         PaymentIntentInfo,
-        PaymentIntentRef,
-        ProjectionInput,
-        PublishReviewsInput,
-        RefundInput,
-        TransferInput,
     )
     from missions.contracts import (
         MAX_LIVE_APPLICATIONS,
@@ -52,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         IncidentInput,
         MissionInput,
         MissionSnapshot,
-        MissionState,
         Money,
         Payment,
         PaymentEvent,
@@ -62,34 +51,22 @@ with workflow.unsafe.imports_passed_through():
         ReviewInput,
         Role,
     )
-    from missions.errors import Conflict, InvalidInput, InvalidState, MissionError, MissionNotFound
-    from missions.rules import Action, Party, check
+    from missions.errors import Conflict, InvalidInput, InvalidState
+    from missions.rules import Action, Party
     from workflows import policies
-    from workflows.payouts import PayoutNext, PendingPayout
-
-S = MissionState
-OPS_RECIPIENT = ("ops", Role.OPS)
-# Deadline fields whose name differs from their timer's kind.
-TIMER_FIELDS = {"payment_poll": "next_payment_poll"}
-SETTLED_STATES = TERMINAL_STATES | {S.RELEASED, S.REVIEWING}
-
-
-def _rejection(error: MissionError) -> ApplicationError:
-    return ApplicationError(error.message, error.details, type=error.code, non_retryable=True)
-
-
-def _stripe_failure(error: ActivityError, what: str) -> ApplicationError:
-    cause = error.cause
-    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-    return ApplicationError(
-        f"{what} failed at the payment provider: {message}",
-        type="payment_provider_error",
-        non_retryable=True,
+    from workflows.base import (
+        OPS_RECIPIENT,
+        TIMER_FIELDS,
+        S,
+        rejection,
+        stripe_failure,
     )
+    from workflows.money_steps import MoneySteps
+    from workflows.payouts import PayoutNext, PendingPayout
 
 
 @workflow.defn(name="MissionWorkflow")
-class MissionWorkflow:
+class MissionWorkflow(MoneySteps):
     @workflow.init
     def __init__(self, data: MissionInput) -> None:
         now = workflow.now()
@@ -114,8 +91,6 @@ class MissionWorkflow:
         self._pending_reviews: dict[Role, Review] = {}
         self._seen_payment_events: set[str] = set()
         self._payout: PendingPayout | None = None
-
-    # --- Main loop: timers ------------------------------------------------------------
 
     @workflow.run
     async def run(self, data: MissionInput) -> MissionSnapshot:
@@ -147,27 +122,6 @@ class MissionWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("mission %s ended %s", self._s.mission_id, self._s.state.value)
         return self._snapshot()
-
-    def _changed_since(self, version: int) -> Callable[[], bool]:
-        return lambda: self._version != version
-
-    def _next_timer(self) -> tuple[str, datetime] | None:
-        d = self._s.deadlines
-        candidates: list[tuple[str, datetime | None]] = [("payout_retry", d.payout_retry)]
-        state = self._s.state
-        if state is S.OPEN:
-            candidates.append(("selection", d.selection))
-        elif state is S.AWAITING_PAYMENT:
-            candidates += [("payment_poll", d.next_payment_poll), ("payment", d.payment)]
-        elif state is S.COMPLETION_REQUESTED:
-            candidates += [
-                ("confirmation_reminder", d.confirmation_reminder),
-                ("confirmation", d.confirmation),
-            ]
-        elif state is S.REVIEWING:
-            candidates += [("review_reminder", d.review_reminder), ("review", d.review)]
-        due = [(kind, at) for kind, at in candidates if at is not None]
-        return min(due, key=lambda item: item[1]) if due else None
 
     async def _fire_timer(self, kind: str) -> None:
         mission_id = self._s.mission_id
@@ -226,8 +180,6 @@ class MissionWorkflow:
             self._s.needs_attention = True
             await self._commit(f"{kind}_failed")
 
-    # --- Updates --------------------------------------------------------------------
-
     @workflow.update
     async def apply(self, data: ApplyInput) -> ApplyResult:
         async with self._lock:
@@ -255,14 +207,14 @@ class MissionWorkflow:
         self._guard(Action.APPLY, data.actor)
         live = [a for a in self._s.applications if a.status is ApplicationStatus.LIVE]
         if any(a.provider_id == data.actor.user_id for a in live):
-            raise _rejection(
+            raise rejection(
                 Conflict(
                     f"provider {data.actor.user_id!r} already has a live application on "
                     f"mission {self._s.mission_id}; withdraw it before applying again"
                 )
             )
         if len(live) >= MAX_LIVE_APPLICATIONS:
-            raise _rejection(
+            raise rejection(
                 Conflict(
                     f"mission {self._s.mission_id} already has {MAX_LIVE_APPLICATIONS} live "
                     "applications, the maximum"
@@ -273,7 +225,7 @@ class MissionWorkflow:
     async def withdraw_application(self, data: ApplicationRef) -> MissionSnapshot:
         async with self._lock:
             self._validate_withdraw(data)
-            application = self._application(data.application_id)
+            application = self._find_application(data.application_id)
             application.status = ApplicationStatus.WITHDRAWN
             self._notify(
                 "application_withdrawn", [self._client()], provider_id=application.provider_id
@@ -286,14 +238,14 @@ class MissionWorkflow:
         self._guard(Action.WITHDRAW_APPLICATION, data.actor)
         application = self._find_application(data.application_id)
         if application.provider_id != data.actor.user_id:
-            raise _rejection(
+            raise rejection(
                 InvalidInput(
                     f"application {data.application_id} belongs to another provider; "
                     "a provider may withdraw only their own application"
                 )
             )
         if application.status is not ApplicationStatus.LIVE:
-            raise _rejection(
+            raise rejection(
                 InvalidState(
                     f"application {data.application_id} is {application.status.value}, not live"
                 )
@@ -303,7 +255,7 @@ class MissionWorkflow:
     async def select_application(self, data: ApplicationRef) -> MissionSnapshot:
         async with self._lock:
             self._validate_select(data)
-            chosen = self._application(data.application_id)
+            chosen = self._find_application(data.application_id)
             quote = money.quote(
                 chosen.price_minor, self._s.request.currency, self._input.fee_policy
             )
@@ -324,7 +276,7 @@ class MissionWorkflow:
                     retry_policy=policies.STRIPE_INTERACTIVE,
                 )
             except ActivityError as error:
-                raise _stripe_failure(error, "creating the payment") from error
+                raise stripe_failure(error, "creating the payment") from error
 
             now = workflow.now()
             durations = self._input.durations
@@ -359,7 +311,7 @@ class MissionWorkflow:
         self._guard(Action.SELECT, data.actor)
         application = self._find_application(data.application_id)
         if application.status is not ApplicationStatus.LIVE:
-            raise _rejection(
+            raise rejection(
                 InvalidState(
                     f"application {data.application_id} is {application.status.value}; "
                     "only a live application can be selected"
@@ -399,7 +351,7 @@ class MissionWorkflow:
                     raise ApplicationError(
                         cause.message, details, type=CARD_DECLINED, non_retryable=True
                     ) from error
-                raise _stripe_failure(error, "confirming the payment") from error
+                raise stripe_failure(error, "confirming the payment") from error
             await self._apply_intent(intent)
             return self._snapshot()
 
@@ -478,7 +430,7 @@ class MissionWorkflow:
             try:
                 await self._refund(data.refund_minor, "dispute")
             except ActivityError as error:
-                raise _stripe_failure(error, "refunding the client") from error
+                raise stripe_failure(error, "refunding the client") from error
             self._notify(
                 "dispute_resolved",
                 [self._client(), self._provider()],
@@ -498,7 +450,7 @@ class MissionWorkflow:
         self._reject_while_payout_pending()
         held = self._held_minor()
         if data.refund_minor + data.release_minor > held:
-            raise _rejection(
+            raise rejection(
                 InvalidInput(
                     f"refund_minor {data.refund_minor} + release_minor {data.release_minor} "
                     f"exceeds the {held} held in escrow for mission {self._s.mission_id}; "
@@ -589,7 +541,7 @@ class MissionWorkflow:
         self._guard(Action.REVIEW, data.actor)
         role = self._reviewer_role(data.actor)
         if role in self._pending_reviews:
-            raise _rejection(
+            raise rejection(
                 Conflict(
                     f"the {role.value} already reviewed mission {self._s.mission_id}; "
                     "each party may leave one review"
@@ -598,8 +550,6 @@ class MissionWorkflow:
 
     def _reviewer_role(self, actor: Actor) -> Role:
         return Role.CLIENT if self._guard(Action.REVIEW, actor) is Party.CLIENT else Role.PROVIDER
-
-    # --- Signals and queries -----------------------------------------------------------
 
     @workflow.signal
     async def payment_event(self, event: PaymentEvent) -> None:
@@ -639,371 +589,3 @@ class MissionWorkflow:
     @workflow.query
     def snapshot(self) -> MissionSnapshot:
         return self._snapshot()
-
-    # --- Money steps --------------------------------------------------------------------
-
-    async def _apply_intent(self, intent: PaymentIntentInfo) -> None:
-        """Record a PaymentIntent's state; a success funds the mission exactly once."""
-        payment = self._payment()
-        payment.status = intent.status
-        if intent.status != "succeeded" or self._s.state is not S.AWAITING_PAYMENT:
-            return
-        payment.charge_id = intent.charge_id
-        self._s.money.captured_minor += intent.amount_minor
-        self._s.state = S.FUNDED
-        self._s.deadlines.payment = None
-        self._s.deadlines.next_payment_poll = None
-        self._notify(
-            "mission_funded", [self._client(), self._provider()], amount_minor=intent.amount_minor
-        )
-        await self._commit("mission_funded")
-
-    async def _poll_payment(self) -> None:
-        intent = await workflow.execute_activity(
-            "retrieve_payment_intent",
-            PaymentIntentRef(
-                mission_id=self._s.mission_id, payment_intent_id=self._payment().payment_intent_id
-            ),
-            result_type=PaymentIntentInfo,
-            start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
-            retry_policy=policies.STRIPE_MONEY_MOVE,
-        )
-        if intent.status == "succeeded":
-            await self._apply_intent(intent)
-            return
-        next_poll = workflow.now() + self._input.durations.payment_poll_interval
-        payment_deadline = self._s.deadlines.payment
-        if payment_deadline is not None and next_poll >= payment_deadline:
-            self._s.deadlines.next_payment_poll = None
-        else:
-            self._s.deadlines.next_payment_poll = next_poll
-        self._version += 1
-
-    async def _payment_deadline_passed(self) -> None:
-        intent = await self._cancel_payment_intent()
-        if intent.status == "succeeded":
-            await self._apply_intent(intent)
-            return
-        self._s.payment_lapsed = True
-        self._notify("payment_lapsed", [self._client(), self._provider()])
-        self._back_to_open(withdrawn=False, keep_application=True)
-        await self._commit("payment_lapsed")
-
-    async def _cancel_payment_intent(self) -> PaymentIntentInfo:
-        return await workflow.execute_activity(
-            "cancel_payment_intent",
-            PaymentIntentRef(
-                mission_id=self._s.mission_id, payment_intent_id=self._payment().payment_intent_id
-            ),
-            result_type=PaymentIntentInfo,
-            start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
-            retry_policy=policies.STRIPE_MONEY_MOVE,
-        )
-
-    async def _refund(self, amount_minor: int, purpose: str) -> None:
-        if amount_minor <= 0:
-            return
-        await workflow.execute_activity(
-            "refund",
-            RefundInput(
-                mission_id=self._s.mission_id,
-                payment_intent_id=self._payment().payment_intent_id,
-                amount_minor=amount_minor,
-                currency=self._s.money.currency,
-                purpose=purpose,
-            ),
-            start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
-            retry_policy=policies.STRIPE_MONEY_MOVE,
-        )
-        self._s.money.refunded_minor += amount_minor
-
-    async def _start_payout(self, amount_minor: int, purpose: str, then: PayoutNext) -> None:
-        self._s.deadlines.confirmation = None
-        self._s.deadlines.confirmation_reminder = None
-        self._payout = PendingPayout(amount_minor=amount_minor, purpose=purpose, then=then)
-        await self._try_payout()
-
-    async def _try_payout(self) -> None:
-        """Transfer the pending payout; an unpayable provider makes it wait and tells ops."""
-        payout = self._payout
-        if payout is None:
-            self._s.deadlines.payout_retry = None
-            return
-        try:
-            await workflow.execute_activity(
-                "transfer_to_provider",
-                TransferInput(
-                    mission_id=self._s.mission_id,
-                    provider_id=self._s.provider_id or "",
-                    amount_minor=payout.amount_minor,
-                    currency=self._s.money.currency,
-                    charge_id=self._payment().charge_id or "",
-                    purpose=payout.purpose,
-                ),
-                start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
-                retry_policy=policies.STRIPE_MONEY_MOVE,
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.type == PROVIDER_NOT_PAYABLE):
-                # Stripe rejected the transfer for another reason: keep the payout owed and
-                # retry it from the main loop, so the money is never left behind.
-                self._s.needs_attention = True
-                self._s.deadlines.payout_retry = (
-                    workflow.now() + self._input.durations.payout_retry_interval
-                )
-                await self._commit("payout_failed")
-                raise
-            first_wait = not self._s.payout_pending
-            self._s.payout_pending = True
-            self._s.needs_attention = True
-            self._s.deadlines.payout_retry = (
-                workflow.now() + self._input.durations.payout_retry_interval
-            )
-            workflow.logger.warning(
-                "mission %s: payout of %s waits: %s",
-                self._s.mission_id,
-                payout.amount_minor,
-                cause.message,
-            )
-            if first_wait:
-                self._notify(
-                    "payout_pending",
-                    [self._provider(), OPS_RECIPIENT],
-                    amount_minor=payout.amount_minor,
-                    reason=cause.message,
-                )
-            await self._commit("payout_pending")
-            return
-
-        self._payout = None
-        self._s.payout_pending = False
-        self._s.needs_attention = (
-            self._s.dispute is not None and self._s.dispute.resolved_at is None
-        )
-        self._s.deadlines.payout_retry = None
-        self._s.money.provider_payout_minor += payout.amount_minor
-        if payout.then is PayoutNext.CANCELLED:
-            self._s.state = S.CANCELLED
-            self._s.deadlines = Deadlines()
-            await self._commit("mission_cancelled")
-            return
-        self._s.state = S.RELEASED
-        template = "auto_released" if self._s.auto_released else "funds_released"
-        self._notify(template, [self._client(), self._provider()], amount_minor=payout.amount_minor)
-        await self._commit(template)
-        self._open_review_window()
-        await self._commit("review_window_opened")
-
-    async def _provider_withdraws(self) -> None:
-        refund = self._held_minor()
-        await self._refund(refund, "provider_withdrawal")
-        self._notify("provider_withdrew", [self._client()], refund_minor=refund)
-        self._back_to_open(withdrawn=True)
-        await self._commit("provider_withdrew")
-
-    async def _client_cancels_funded(self, actor: Actor) -> None:
-        held = self._held_minor()
-        scheduled = self._s.request.scheduled_at
-        policy = self._input.cancellation_policy
-        late = (
-            actor.role is Role.CLIENT
-            and scheduled is not None
-            and workflow.now() > scheduled - timedelta(hours=policy.free_until_hours_before)
-        )
-        split = money.late_cancellation_split(self._quote(), policy, late=late)
-        refund = min(split.refund_minor, held)
-        await self._refund(refund, "cancellation")
-        self._s.cancelled_by = actor.role
-        self._notify("mission_cancelled", [self._client(), self._provider()], refund_minor=refund)
-        if split.provider_payout_minor > 0:
-            await self._start_payout(
-                split.provider_payout_minor, "late_cancellation", PayoutNext.CANCELLED
-            )
-            return
-        self._s.state = S.CANCELLED
-        self._s.deadlines = Deadlines()
-        await self._commit("mission_cancelled")
-
-    # --- State helpers ------------------------------------------------------------------
-
-    def _expire(self) -> None:
-        self._s.state = S.EXPIRED
-        self._s.deadlines = Deadlines()
-        self._notify("mission_expired", [self._client()])
-
-    def _back_to_open(self, *, withdrawn: bool, keep_application: bool = False) -> None:
-        """Return to `open` after a payment lapse, a cancelled payment or a withdrawal."""
-        selected = self._application(self._s.selected_application_id or "")
-        if keep_application:
-            selected.status = ApplicationStatus.LIVE
-        else:
-            selected.status = (
-                ApplicationStatus.WITHDRAWN if withdrawn else ApplicationStatus.DECLINED
-            )
-        self._s.selected_application_id = None
-        self._s.provider_id = None
-        self._s.quote = None
-        self._s.deadlines.payment = None
-        self._s.deadlines.next_payment_poll = None
-        selection_deadline = self._s.deadlines.selection
-        if selection_deadline is not None and workflow.now() >= selection_deadline:
-            self._expire()
-        else:
-            self._s.state = S.OPEN
-            self._notify("mission_reopened", [self._client()])
-
-    def _open_review_window(self) -> None:
-        now = workflow.now()
-        durations = self._input.durations
-        deadline = now + durations.review_window
-        reminder = deadline - durations.review_reminder_before
-        self._s.state = S.REVIEWING
-        self._s.deadlines.review = deadline
-        self._s.deadlines.review_reminder = reminder if reminder > now else None
-        self._notify(
-            "review_window_opened",
-            [self._client(), self._provider()],
-            deadline=self._iso(deadline),
-        )
-
-    async def _close_reviews(self) -> None:
-        """Publish the reviews received so far, double-blind until now, and close."""
-        reviews = sorted(self._pending_reviews.values(), key=lambda review: review.author_role)
-        if reviews:
-            await workflow.execute_activity(
-                "publish_reviews",
-                PublishReviewsInput(mission_id=self._s.mission_id, reviews=reviews),
-                start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
-                retry_policy=policies.DATABASE_WRITE,
-            )
-            self._notify(
-                "reviews_published", [self._client(), self._provider()], count=len(reviews)
-            )
-        self._s.published_reviews = reviews
-        self._s.state = S.CLOSED
-        self._s.deadlines = Deadlines()
-        self._notify("mission_closed", [self._client(), self._provider()])
-        await self._commit("mission_closed")
-
-    def _finish_without_reviews(self) -> None:
-        self._s.state = S.CLOSED
-        self._s.deadlines = Deadlines()
-        self._notify("mission_closed", [self._client(), self._provider()])
-
-    def _held_minor(self) -> int:
-        m = self._s.money
-        return m.captured_minor - m.refunded_minor - m.provider_payout_minor
-
-    # --- Plumbing -----------------------------------------------------------------------
-
-    def _guard(self, action: Action, actor: Actor) -> Party:
-        try:
-            return check(action, actor, self._s)
-        except MissionError as error:
-            raise _rejection(error) from None
-
-    def _reject_while_payout_pending(self) -> None:
-        if self._payout is not None:
-            raise _rejection(
-                InvalidState(
-                    f"a payout of mission {self._s.mission_id} is waiting for the provider's "
-                    "account; retry once it went out"
-                )
-            )
-
-    def _find_application(self, application_id: str) -> Application:
-        for application in self._s.applications:
-            if application.application_id == application_id:
-                return application
-        raise _rejection(
-            MissionNotFound(
-                f"application {application_id!r} not found on mission {self._s.mission_id}"
-            )
-        )
-
-    def _application(self, application_id: str) -> Application:
-        return self._find_application(application_id)
-
-    def _payment(self) -> Payment:
-        assert self._s.payment is not None, "no payment for this mission yet"
-        return self._s.payment
-
-    def _quote(self) -> money.Quote:
-        assert self._s.quote is not None, "no agreed price for this mission yet"
-        return self._s.quote
-
-    def _client(self) -> tuple[str, Role]:
-        return (self._s.client_id, Role.CLIENT)
-
-    def _provider(self) -> tuple[str, Role]:
-        return (self._s.provider_id or "", Role.PROVIDER)
-
-    @staticmethod
-    def _iso(moment: datetime | None) -> str:
-        return moment.isoformat() if moment is not None else ""
-
-    def _notify(
-        self, template: str, recipients: list[tuple[str, Role]], **params: str | int
-    ) -> None:
-        for recipient_id, role in recipients:
-            if not recipient_id:
-                continue
-            self._notification_count += 1
-            self._notifications.append(
-                NotificationRequest(
-                    key=f"{self._s.mission_id}:{self._notification_count}:{template}:{recipient_id}",
-                    recipient_id=recipient_id,
-                    recipient_role=role,
-                    template=template,
-                    params={
-                        "title": self._s.request.title,
-                        "mission_id": self._s.mission_id,
-                        "currency": self._s.money.currency,
-                        **params,
-                    },
-                    locale=self._input.locale,
-                )
-            )
-
-    def _snapshot(self) -> MissionSnapshot:
-        return self._s.model_copy(deep=True)
-
-    async def _commit(self, event: str) -> None:
-        """Publish a change: search attributes, then the read model and its notifications."""
-        self._version += 1
-        self._s.updated_at = workflow.now()
-        # What the platform keeps is known only once nothing is held in escrow for a party.
-        settled = self._s.state in SETTLED_STATES and self._payout is None
-        self._s.money.platform_revenue_minor = self._held_minor() if settled else 0
-        self._upsert_search_attributes()
-        notifications, self._notifications = self._notifications, []
-        workflow.logger.info(
-            "mission %s: %s, now %s", self._s.mission_id, event, self._s.state.value
-        )
-        await workflow.execute_activity(
-            "project_mission",
-            ProjectionInput(snapshot=self._snapshot(), event=event, notifications=notifications),
-            start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
-            retry_policy=policies.DATABASE_WRITE,
-        )
-
-    def _upsert_search_attributes(self) -> None:
-        d = self._s.deadlines
-        upcoming = [
-            at
-            for at in (d.selection, d.payment, d.confirmation, d.review, d.payout_retry)
-            if at is not None
-        ]
-        updates: list[SearchAttributeUpdate[Any]] = [
-            attrs.MISSION_STATE.value_set(self._s.state.value),
-            attrs.NEEDS_ATTENTION.value_set(self._s.needs_attention),
-            attrs.NEXT_DEADLINE.value_set(min(upcoming))
-            if upcoming
-            else attrs.NEXT_DEADLINE.value_unset(),
-        ]
-        if self._s.provider_id:
-            updates.append(attrs.PROVIDER_ID.value_set(self._s.provider_id))
-        if self._s.quote is not None:
-            updates.append(attrs.AMOUNT_MINOR.value_set(self._s.quote.client_total_minor))
-        workflow.upsert_search_attributes(updates)

@@ -1,0 +1,255 @@
+"""State helpers and plumbing shared by the mission workflow's parts.
+
+No I/O happens here: activities are only scheduled, through `workflow.execute_activity`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from missions import money
+    from missions import search_attributes as attrs
+    from missions.activity_models import (
+        NotificationRequest,
+        ProjectionInput,
+    )
+    from missions.contracts import (
+        TERMINAL_STATES,
+        Actor,
+        Application,
+        ApplicationStatus,
+        Deadlines,
+        MissionInput,
+        MissionSnapshot,
+        MissionState,
+        Payment,
+        Review,
+        Role,
+    )
+    from missions.errors import InvalidState, MissionError, MissionNotFound
+    from missions.rules import Action, Party, check
+    from workflows import policies
+    from workflows.payouts import PendingPayout
+
+S = MissionState
+OPS_RECIPIENT = ("ops", Role.OPS)
+# Deadline fields whose name differs from their timer's kind.
+TIMER_FIELDS = {"payment_poll": "next_payment_poll"}
+SETTLED_STATES = TERMINAL_STATES | {S.RELEASED, S.REVIEWING}
+
+
+def rejection(error: MissionError) -> ApplicationError:
+    return ApplicationError(error.message, error.details, type=error.code, non_retryable=True)
+
+
+def stripe_failure(error: ActivityError, what: str) -> ApplicationError:
+    cause = error.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return ApplicationError(
+        f"{what} failed at the payment provider: {message}",
+        type="payment_provider_error",
+        non_retryable=True,
+    )
+
+
+class MissionBase:
+    """Mission state, its derived values, notifications and publication of changes."""
+
+    # State shared by the mixins; MissionWorkflow's initializer sets every field.
+    _input: MissionInput
+    _s: MissionSnapshot
+    _lock: asyncio.Lock
+    _version: int
+    _notifications: list[NotificationRequest]
+    _notification_count: int
+    _selection_count: int
+    _payment_attempts: int
+    _pending_reviews: dict[Role, Review]
+    _seen_payment_events: set[str]
+    _payout: PendingPayout | None
+
+    def _changed_since(self, version: int) -> Callable[[], bool]:
+        return lambda: self._version != version
+
+    def _next_timer(self) -> tuple[str, datetime] | None:
+        d = self._s.deadlines
+        candidates: list[tuple[str, datetime | None]] = [("payout_retry", d.payout_retry)]
+        state = self._s.state
+        if state is S.OPEN:
+            candidates.append(("selection", d.selection))
+        elif state is S.AWAITING_PAYMENT:
+            candidates += [("payment_poll", d.next_payment_poll), ("payment", d.payment)]
+        elif state is S.COMPLETION_REQUESTED:
+            candidates += [
+                ("confirmation_reminder", d.confirmation_reminder),
+                ("confirmation", d.confirmation),
+            ]
+        elif state is S.REVIEWING:
+            candidates += [("review_reminder", d.review_reminder), ("review", d.review)]
+        due = [(kind, at) for kind, at in candidates if at is not None]
+        return min(due, key=lambda item: item[1]) if due else None
+
+    def _expire(self) -> None:
+        self._s.state = S.EXPIRED
+        self._s.deadlines = Deadlines()
+        self._notify("mission_expired", [self._client()])
+
+    def _back_to_open(self, *, withdrawn: bool, keep_application: bool = False) -> None:
+        """Return to `open` after a payment lapse, a cancelled payment or a withdrawal."""
+        selected = self._find_application(self._s.selected_application_id or "")
+        if keep_application:
+            selected.status = ApplicationStatus.LIVE
+        else:
+            selected.status = (
+                ApplicationStatus.WITHDRAWN if withdrawn else ApplicationStatus.DECLINED
+            )
+        self._s.selected_application_id = None
+        self._s.provider_id = None
+        self._s.quote = None
+        self._s.deadlines.payment = None
+        self._s.deadlines.next_payment_poll = None
+        selection_deadline = self._s.deadlines.selection
+        if selection_deadline is not None and workflow.now() >= selection_deadline:
+            self._expire()
+        else:
+            self._s.state = S.OPEN
+            self._notify("mission_reopened", [self._client()])
+
+    def _open_review_window(self) -> None:
+        now = workflow.now()
+        durations = self._input.durations
+        deadline = now + durations.review_window
+        reminder = deadline - durations.review_reminder_before
+        self._s.state = S.REVIEWING
+        self._s.deadlines.review = deadline
+        self._s.deadlines.review_reminder = reminder if reminder > now else None
+        self._notify(
+            "review_window_opened",
+            [self._client(), self._provider()],
+            deadline=self._iso(deadline),
+        )
+
+    def _finish_without_reviews(self) -> None:
+        self._s.state = S.CLOSED
+        self._s.deadlines = Deadlines()
+        self._notify("mission_closed", [self._client(), self._provider()])
+
+    def _held_minor(self) -> int:
+        m = self._s.money
+        return m.captured_minor - m.refunded_minor - m.provider_payout_minor
+
+    def _guard(self, action: Action, actor: Actor) -> Party:
+        try:
+            return check(action, actor, self._s)
+        except MissionError as error:
+            raise rejection(error) from None
+
+    def _reject_while_payout_pending(self) -> None:
+        if self._payout is not None:
+            raise rejection(
+                InvalidState(
+                    f"a payout of mission {self._s.mission_id} is waiting for the provider's "
+                    "account; retry once it went out"
+                )
+            )
+
+    def _find_application(self, application_id: str) -> Application:
+        for application in self._s.applications:
+            if application.application_id == application_id:
+                return application
+        raise rejection(
+            MissionNotFound(
+                f"application {application_id!r} not found on mission {self._s.mission_id}"
+            )
+        )
+
+    def _payment(self) -> Payment:
+        assert self._s.payment is not None, "no payment for this mission yet"
+        return self._s.payment
+
+    def _quote(self) -> money.Quote:
+        assert self._s.quote is not None, "no agreed price for this mission yet"
+        return self._s.quote
+
+    def _client(self) -> tuple[str, Role]:
+        return (self._s.client_id, Role.CLIENT)
+
+    def _provider(self) -> tuple[str, Role]:
+        return (self._s.provider_id or "", Role.PROVIDER)
+
+    @staticmethod
+    def _iso(moment: datetime | None) -> str:
+        return moment.isoformat() if moment is not None else ""
+
+    def _notify(
+        self, template: str, recipients: list[tuple[str, Role]], **params: str | int
+    ) -> None:
+        for recipient_id, role in recipients:
+            if not recipient_id:
+                continue
+            self._notification_count += 1
+            self._notifications.append(
+                NotificationRequest(
+                    key=f"{self._s.mission_id}:{self._notification_count}:{template}:{recipient_id}",
+                    recipient_id=recipient_id,
+                    recipient_role=role,
+                    template=template,
+                    params={
+                        "title": self._s.request.title,
+                        "mission_id": self._s.mission_id,
+                        "currency": self._s.money.currency,
+                        **params,
+                    },
+                    locale=self._input.locale,
+                )
+            )
+
+    def _snapshot(self) -> MissionSnapshot:
+        return self._s.model_copy(deep=True)
+
+    async def _commit(self, event: str) -> None:
+        """Publish a change: search attributes, then the read model and its notifications."""
+        self._version += 1
+        self._s.updated_at = workflow.now()
+        # What the platform keeps is known only once nothing is held in escrow for a party.
+        settled = self._s.state in SETTLED_STATES and self._payout is None
+        self._s.money.platform_revenue_minor = self._held_minor() if settled else 0
+        self._upsert_search_attributes()
+        notifications, self._notifications = self._notifications, []
+        workflow.logger.info(
+            "mission %s: %s, now %s", self._s.mission_id, event, self._s.state.value
+        )
+        await workflow.execute_activity(
+            "project_mission",
+            ProjectionInput(snapshot=self._snapshot(), event=event, notifications=notifications),
+            start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
+            retry_policy=policies.DATABASE_WRITE,
+        )
+
+    def _upsert_search_attributes(self) -> None:
+        d = self._s.deadlines
+        upcoming = [
+            at
+            for at in (d.selection, d.payment, d.confirmation, d.review, d.payout_retry)
+            if at is not None
+        ]
+        updates: list[SearchAttributeUpdate[Any]] = [
+            attrs.MISSION_STATE.value_set(self._s.state.value),
+            attrs.NEEDS_ATTENTION.value_set(self._s.needs_attention),
+            attrs.NEXT_DEADLINE.value_set(min(upcoming))
+            if upcoming
+            else attrs.NEXT_DEADLINE.value_unset(),
+        ]
+        if self._s.provider_id:
+            updates.append(attrs.PROVIDER_ID.value_set(self._s.provider_id))
+        if self._s.quote is not None:
+            updates.append(attrs.AMOUNT_MINOR.value_set(self._s.quote.client_total_minor))
+        workflow.upsert_search_attributes(updates)
