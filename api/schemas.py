@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from missions.contracts import (
     Actor,
+    Application,
     Durations,
     IncidentKind,
     MissionRequest,
@@ -21,7 +22,7 @@ from missions.contracts import (
     Role,
 )
 from missions.db.repositories.messages import MAX_MESSAGE_LENGTH
-from missions.db.repositories.providers import ProviderProfile
+from missions.db.repositories.providers import ProviderProfile, RatingSummary
 
 # Errors
 
@@ -83,6 +84,13 @@ class PaymentView(Payment):
     )
 
 
+class ApplicationView(Application):
+    provider_rating: RatingSummary | None = Field(
+        default=None,
+        description="The applicant's rating summary, in the mission's view read by its client.",
+    )
+
+
 class MissionView(MissionSnapshot):
     """A mission as one caller may see it.
 
@@ -91,6 +99,7 @@ class MissionView(MissionSnapshot):
     """
 
     payment: PaymentView | None = None
+    applications: list[ApplicationView] = Field(default_factory=list)  # type: ignore[assignment]
 
     @classmethod
     def for_actor(cls, snapshot: MissionSnapshot, actor: Actor) -> MissionView:
@@ -105,6 +114,14 @@ class MissionView(MissionSnapshot):
                 if application.provider_id == actor.user_id
             ]
         return cls.model_validate(data)
+
+    def with_ratings(self, ratings: dict[str, RatingSummary]) -> MissionView:
+        """Return the view with each applicant's rating summary filled in."""
+        applications = [
+            application.model_copy(update={"provider_rating": ratings.get(application.provider_id)})
+            for application in self.applications
+        ]
+        return self.model_copy(update={"applications": applications})
 
 
 # Commands

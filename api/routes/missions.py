@@ -47,6 +47,7 @@ from missions.db.repositories import (
     MissionPage,
     OutboxNotification,
     add_message,
+    get_rating_summaries,
     list_messages,
     list_missions,
     list_notifications,
@@ -123,27 +124,28 @@ async def list_visible_missions(
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> MissionPage:
-    client_id, applicant_id = _list_scope(actor, state)
+    client_id, visible_to_provider = _list_scope(actor)
     return await in_transaction(
         session,
         list_missions,
         state=state,
         category=category,
         client_id=client_id,
-        applicant_id=applicant_id,
+        open_or_applicant_id=visible_to_provider,
         limit=limit,
         cursor=cursor,
     )
 
 
-def _list_scope(actor: Actor, state: MissionState | None) -> tuple[str | None, str | None]:
-    """Return the `client_id` and `applicant_id` filters that bound what `actor` may list."""
+def _list_scope(actor: Actor) -> tuple[str | None, str | None]:
+    """Return the `client_id` and provider filters that bound what `actor` may list.
+
+    A client lists their own missions; a provider lists open missions plus those they
+    applied to (a selected provider applied too); ops and services list everything.
+    """
     if actor.role is Role.CLIENT:
         return actor.user_id, None
-    if actor.role is Role.PROVIDER and state is not MissionState.OPEN:
-        # A selected provider has an application too, so this covers selected missions.
-        # NOTE: the read model has no "open or applied" filter, so without `state=open` a
-        # provider sees only their own missions rather than the union.
+    if actor.role is Role.PROVIDER:
         return None, actor.user_id
     return None, None
 
@@ -155,10 +157,13 @@ def _list_scope(actor: Actor, state: MissionState | None) -> tuple[str | None, s
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_mission(
-    mission_id: MissionId, actor: CurrentActor, missions: MissionsDep
+    mission_id: MissionId, actor: CurrentActor, missions: MissionsDep, session: SessionDep
 ) -> MissionView:
     snapshot = await missions.get(actor, mission_id)
-    return MissionView.for_actor(snapshot, actor)
+    view = MissionView.for_actor(snapshot, actor)
+    provider_ids = [application.provider_id for application in view.applications]
+    ratings = await in_transaction(session, get_rating_summaries, provider_ids)
+    return view.with_ratings(ratings)
 
 
 @router.post(

@@ -146,14 +146,16 @@ async def test_client_lists_own_missions(
     assert await listed(http, bearer(seeded.client_2, Role.CLIENT), seeded) == ["m4", "m3"]
 
 
-async def test_provider_lists_applied_missions(
+async def test_provider_lists_open_and_applied(
     http: httpx.AsyncClient, bearer: BearerFactory, seeded: Seeded
 ) -> None:
     provider_1 = bearer(seeded.provider_1, Role.PROVIDER)
     provider_2 = bearer(seeded.provider_2, Role.PROVIDER)
+    newcomer = bearer(f"{seeded.provider_2}-new", Role.PROVIDER)
 
-    assert await listed(http, provider_1, seeded) == ["m4", "m3", "m1"]
-    assert await listed(http, provider_2, seeded) == ["m3"]
+    assert await listed(http, provider_1, seeded) == ["m4", "m3", "m2", "m1"]
+    assert await listed(http, provider_2, seeded) == ["m3", "m2", "m1"]
+    assert await listed(http, newcomer, seeded) == ["m2", "m1"]
 
 
 async def test_provider_lists_all_open_missions(

@@ -104,6 +104,8 @@ async def test_front_end_payment_funds_by_webhook(
         closed = await wait_for(http, path, client_h, "closed")
         assert closed["money"]["platform_revenue_minor"] == 975
 
+        rated = closed["applications"][0]["provider_rating"]
+        assert rated["count"] == 1
         public = (await http.get(f"/providers/{PROVIDER}", headers=client_h)).json()
         assert public["rating"]["count"] == 1
         assert public["rating"]["average"] == 5.0

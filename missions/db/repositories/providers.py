@@ -131,6 +131,14 @@ def get_provider(session: Session, provider_id: str) -> ProviderProfile | None:
     return _public_profile(row) if row is not None else None
 
 
+def get_rating_summaries(session: Session, provider_ids: list[str]) -> dict[str, RatingSummary]:
+    """Return the rating summary of each known provider among `provider_ids`, in one query."""
+    if not provider_ids:
+        return {}
+    rows = session.scalars(select(ProviderRow).where(ProviderRow.id.in_(set(provider_ids))))
+    return {row.id: _public_profile(row).rating for row in rows}
+
+
 def get_provider_payout_account(session: Session, provider_id: str) -> tuple[str, bool] | None:
     """Return the provider's Stripe account id and whether payouts are enabled on it.
 
