@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from missions.money import CancellationPolicy, FeePolicy, Quote
+from missions.money import SUPPORTED_CURRENCIES, CancellationPolicy, FeePolicy, Quote
 
 MAX_LIVE_APPLICATIONS = 50
 
@@ -72,7 +72,16 @@ class MissionRequest(BaseModel):
     city: str = Field(min_length=1, max_length=80)
     postcode: str = Field(pattern=r"^[0-9]{5}$")
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    scheduled_at: datetime | None = None
+    # Aware, so the late-cancellation cutoff does not depend on a server's time zone.
+    scheduled_at: AwareDatetime | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _supported_currency(cls, currency: str) -> str:
+        if currency not in SUPPORTED_CURRENCIES:
+            supported = ", ".join(sorted(SUPPORTED_CURRENCIES))
+            raise ValueError(f"currency {currency!r} is not supported; use one of: {supported}")
+        return currency
 
 
 class MissionInput(BaseModel):
