@@ -73,8 +73,12 @@ class CreateMissionBody(MissionRequest):
         ),
     )
 
+    locale: Literal["fr", "en"] = Field(
+        default="fr", description="Language of the notifications sent to the mission's parties."
+    )
+
     def to_request(self) -> MissionRequest:
-        return MissionRequest.model_validate(self.model_dump(exclude={"durations"}))
+        return MissionRequest.model_validate(self.model_dump(exclude={"durations", "locale"}))
 
 
 class PaymentView(Payment):

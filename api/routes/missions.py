@@ -98,7 +98,9 @@ async def create_mission(
     body: CreateMissionBody, actor: CurrentActor, missions: MissionsDep, settings: SettingsDep
 ) -> MissionView:
     durations = body.durations.apply_to(settings.durations) if body.durations else None
-    snapshot = await missions.create_mission(actor, body.to_request(), durations=durations)
+    snapshot = await missions.create_mission(
+        actor, body.to_request(), durations=durations, locale=body.locale
+    )
     return _view(snapshot, actor, "created")
 
 
@@ -107,8 +109,8 @@ async def create_mission(
     response_model=MissionPage,
     summary="List missions from the read model, newest first",
     description=(
-        "A client lists their own missions. A provider lists the open missions with "
-        "`state=open`, and otherwise the missions they applied to or were selected for. "
+        "A client lists their own missions. A provider lists the open missions and the "
+        "missions they applied to or were selected for. "
         "Ops and services list all missions. The read model trails the live state by the "
         "time the worker takes to project it."
     ),

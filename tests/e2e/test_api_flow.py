@@ -134,6 +134,7 @@ async def test_declined_card_is_402_over_http(live_stack: LiveStack) -> None:
                 "category": "bricolage",
                 "city": "Caen",
                 "postcode": "14000",
+                "locale": "en",
             },
             headers=client_h,
         )
@@ -160,3 +161,8 @@ async def test_declined_card_is_402_over_http(live_stack: LiveStack) -> None:
         view = (await http.get(path, headers=client_h)).json()
         assert view["state"] == "awaiting_payment"
         assert view["money"]["declined_attempts"] == 1
+        notifications = (await http.get(f"{path}/notifications", headers=client_h)).json()
+        requested = [n for n in notifications if n["template"] == "payment_requested"]
+        assert len(requested) == 1
+        assert requested[0]["locale"] == "en"
+        assert "€42.00" in requested[0]["body"]
