@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.routes import health, missions, providers, webhooks
 from missions.client import MissionsClient
@@ -79,9 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(missions.router)
     app.include_router(providers.router)
     app.include_router(webhooks.router)

@@ -318,3 +318,13 @@ async def test_docs_page(http: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+    assert "cdn" not in response.text
+
+
+async def test_docs_assets_served_locally(http: httpx.AsyncClient) -> None:
+    script = await http.get("/docs-static/swagger-ui-bundle.js")
+    style = await http.get("/docs-static/swagger-ui.css")
+
+    assert script.status_code == 200
+    assert style.status_code == 200
+    assert len(script.content) > 100_000
