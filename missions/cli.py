@@ -14,15 +14,43 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from missions.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from typer._click.core import Context, Parameter
+
 log = logging.getLogger("missions.cli")
 
+
+def _hide_flag_metavars(params: list[Parameter]) -> list[Parameter]:
+    """Clear the type typer's help shows after each flag (`--keep-stack <bool>`).
+
+    A flag takes no value, so a type after it suggests one. Only the help changes,
+    because typer shows no metavar for flags in usage lines or errors.
+    """
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _hide_flag_metavars(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _hide_flag_metavars(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Durable missions of a local-services marketplace: local stack, parts and demo.",
     no_args_is_help=True,
     add_completion=False,
@@ -62,7 +90,7 @@ def configure(
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-@app.command()
+@app.command(cls=_Command)
 def dev(
     data_dir: DataDirOption = None,
     temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
@@ -91,7 +119,7 @@ def dev(
     _exit_without_finalizing(run_dev(settings, config, typer.echo))
 
 
-@app.command()
+@app.command(cls=_Command)
 def stop(
     data_dir: DataDirOption = None,
     grace_period: Annotated[
@@ -105,7 +133,7 @@ def stop(
     stop_detached(_data_dir(settings, data_dir), grace_period, typer.echo)
 
 
-@app.command()
+@app.command(cls=_Command)
 def worker() -> None:
     """Run the Temporal worker of the missions until SIGINT or SIGTERM."""
     from workers.main import run_worker
@@ -115,7 +143,7 @@ def worker() -> None:
     _exit_without_finalizing(code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def api(
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default: MISSIONS_API_HOST).")
@@ -145,7 +173,7 @@ def api(
     _exit_without_finalizing(code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 12111,
@@ -179,7 +207,7 @@ def sandbox(
     os.execve(argv[0], argv, {**os.environ, **sandbox_secrets(settings)})
 
 
-@app.command()
+@app.command(cls=_Command)
 def migrate() -> None:
     """Apply the database migrations up to the latest revision."""
     from sqlalchemy import make_url
@@ -191,7 +219,7 @@ def migrate() -> None:
     typer.echo(f"{make_url(url).render_as_string(hide_password=True)} is at the latest revision")
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     cases: Annotated[
         Path | None,

@@ -347,10 +347,16 @@ class DevStack:
     def detach(self) -> list[tuple[str, int]]:
         """Leave the children running after this process exits, and record their pids.
 
-        Returns each child's name and pid, which are also written to the pid file.
+        Returns each child's name and pid. The pid file gets a `name pid start-time` line
+        per child, so that `stop_detached` can tell a child from a later process that
+        reuses its pid. A child whose start time cannot be read gets no start time, and
+        `stop_detached` then leaves it to the user.
         """
         running = [(child.spec.name, child.process.pid) for child in self._children]
-        lines = "".join(f"{name} {pid}\n" for name, pid in running)
+        lines = ""
+        for name, pid in running:
+            start_time = process_start_time(pid)
+            lines += f"{name} {pid}\n" if start_time is None else f"{name} {pid} {start_time}\n"
         self.config.pid_file.write_text(lines, encoding="utf-8")
         for child in self._children:
             child.log_file.close()
@@ -431,7 +437,7 @@ class DevStack:
             )
             _signal_group(process, signal.SIGKILL)
             code = process.wait()
-        log.info("%s (pid %s) stopped: %s", name, process.pid, describe_exit(code))
+        log.info("%s (pid %s) %s", name, process.pid, describe_stop(code))
 
     def _log_path(self, name: str) -> Path | None:
         for child in self._children:
@@ -502,6 +508,36 @@ def describe_exit(code: int) -> str:
         return f"was ended by signal {signal.Signals(-code).name}"
     except ValueError:
         return f"was ended by signal {-code}"
+
+
+def describe_stop(code: int) -> str:
+    """Describe how a child that was sent SIGTERM to stop it ended.
+
+    Exiting on that SIGTERM, or with code 0, is a normal stop; anything else is named.
+    """
+    if code in (0, -signal.SIGTERM):
+        return "stopped"
+    return f"stopped: it {describe_exit(code)}"
+
+
+def process_start_time(pid: int) -> str | None:
+    """Return when process `pid` started, in clock ticks since boot, or None if unknown.
+
+    The value is field 22 of `/proc/<pid>/stat` (see proc_pid_stat(5)), so it is None
+    where there is no /proc, as on macOS, and when the process does not exist. A pid
+    and its start time together name one process, even after the pid is reused.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # Field 2 is the command name in parentheses, which may itself contain spaces and
+    # parentheses, so the fields are counted from after its last `)`, which is field 3.
+    fields = stat.rpartition(")")[2].split()
+    start_time_index = 22 - 3
+    if len(fields) <= start_time_index:
+        return None
+    return fields[start_time_index]
 
 
 def _upgrade_database(url: str) -> None:
@@ -599,28 +635,82 @@ def stop_detached(data_dir: Path, grace_period: float, echo: Callable[[str], Non
     """Stop a stack that `missions demo --keep-stack` left running; return how many parts.
 
     Parts are stopped in the reverse order of their start, each by its process group, so
-    the API and worker finish before the servers they depend on.
+    the API and worker finish before the servers they depend on. Only a process whose
+    start time still matches the pid file is signalled. A pid whose process has since
+    ended may belong to an unrelated process by now, and a line without a start time,
+    as written before start times were recorded, cannot be checked. Both are skipped.
     """
     pid_file = data_dir / "stack.pids"
     if not pid_file.exists():
-        echo(f"no kept stack recorded in {pid_file}; nothing to stop")
+        echo(
+            f"no kept stack recorded in {pid_file}; nothing to stop. "
+            "A stack started by `missions dev` stops with Ctrl-C in its terminal"
+        )
         return 0
-    entries = [line.split() for line in pid_file.read_text(encoding="utf-8").splitlines()]
+    entries: list[tuple[str, int, str | None]] = []
+    for line_number, line in enumerate(pid_file.read_text(encoding="utf-8").splitlines(), 1):
+        entry = _parse_pid_line(line)
+        if entry is None:
+            if line.strip():
+                echo(f"{pid_file}, line {line_number}: skipping invalid entry {line!r}")
+            continue
+        entries.append(entry)
+
     stopped = 0
-    for name, pid_text in reversed([entry for entry in entries if len(entry) == 2]):
-        pid = int(pid_text)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + grace_period
-            while _process_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _process_alive(pid):
-                echo(f"{name} (pid {pid}) did not stop within {grace_period:g} s; killing it")
-                os.killpg(pid, signal.SIGKILL)
+    for name, pid, start_time in reversed(entries):
+        if start_time is None:
+            echo(
+                f"{name} (pid {pid}) was not stopped, because {pid_file} records no start "
+                "time to check that the pid still belongs to it. If "
+                f"`ps -p {pid}` shows the {name}, stop it with `kill -TERM -- -{pid}`"
+            )
+            continue
+        current_start_time = process_start_time(pid)
+        if current_start_time is None:
+            echo(f"{name} (pid {pid}) is no longer running; skipping it")
+        elif current_start_time != start_time:
+            echo(
+                f"{name} (pid {pid}) is no longer running; skipping it, because another "
+                "process now has that pid"
+            )
+        elif _stop_process_group(name, pid, start_time, grace_period, echo):
             echo(f"stopped {name} (pid {pid})")
             stopped += 1
+        else:
+            echo(f"{name} (pid {pid}) is no longer running; skipping it")
     pid_file.unlink(missing_ok=True)
     return stopped
+
+
+def _parse_pid_line(line: str) -> tuple[str, int, str | None] | None:
+    """Parse a pid file line, `name pid start-time` or `name pid`, or return None."""
+    fields = line.split()
+    if len(fields) not in (2, 3) or not fields[1].isdigit():
+        return None
+    start_time = fields[2] if len(fields) == 3 else None
+    return fields[0], int(fields[1]), start_time
+
+
+def _stop_process_group(
+    name: str, pid: int, start_time: str, grace_period: float, echo: Callable[[str], None]
+) -> bool:
+    """Stop the group that process `pid` leads: SIGTERM, then SIGKILL after the grace period.
+
+    Returns False when the process was already gone. The start time is checked again
+    before SIGKILL, because the pid may be reused once the process has exited.
+    """
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace_period
+    while _same_process_alive(pid, start_time) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _same_process_alive(pid, start_time):
+        echo(f"{name} (pid {pid}) did not stop within {grace_period:g} s; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    return True
 
 
 def _process_alive(pid: int) -> bool:
@@ -634,3 +724,9 @@ def _process_alive(pid: int) -> bool:
         if finished:
             return False
     return True
+
+
+def _same_process_alive(pid: int, start_time: str) -> bool:
+    # The start time comes first: a pid reused by another user's process would make
+    # `os.kill(pid, 0)` raise PermissionError.
+    return process_start_time(pid) == start_time and _process_alive(pid)

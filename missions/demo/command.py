@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from missions.demo.report import format_outcome
-from missions.demo.runner import DemoError, run_demo
-from missions.demo.scenarios import ScenarioError, load_cases
+from missions.demo.runner import DemoError, replay_scenario
+from missions.demo.scenarios import Scenario, ScenarioError, load_scenario
 from missions.devstack import (
     DevStack,
     StackConfig,
@@ -41,36 +41,37 @@ def run_demo_command(
     keep_stack: bool,
     echo: Echo,
 ) -> int:
-    """Run the demo end to end and return the exit code: 0 only if every mission matched."""
+    """Run the demo end to end and return the exit code.
+
+    The code is 0 only if every mission matched, 2 for a missing or invalid cases or
+    providers file, found before anything starts, and 1 or 130 when the run failed or
+    was interrupted.
+    """
     try:
-        cases = load_cases(cases_path)
+        scenario = load_scenario(cases_path, providers_path)
     except ScenarioError as error:
         echo(f"error: {error}")
         return 2
 
     with interrupt_on_stop_signals():
         return _run_with_stack(
-            cases_path=cases_path,
-            providers_path=providers_path,
+            scenario=scenario,
             api_url=api_url,
             settings=settings,
             data_dir=data_dir,
             keep_stack=keep_stack,
             echo=echo,
-            ref_width=max(len(case.ref) for case in cases),
         )
 
 
 def _run_with_stack(
     *,
-    cases_path: Path,
-    providers_path: Path | None,
+    scenario: Scenario,
     api_url: str,
     settings: Settings,
     data_dir: Path,
     keep_stack: bool,
     echo: Echo,
-    ref_width: int,
 ) -> int:
     stack: DevStack | None = None
     try:
@@ -82,20 +83,20 @@ def _run_with_stack(
         echo("interrupted while starting the stack; it is stopped")
         return 130
 
+    ref_width = max(len(case.ref) for case in scenario.cases)
     interrupted = False
     try:
-        echo(f"replaying the missions of {cases_path} against {api_url}")
+        echo(f"replaying the missions of {scenario.cases_path} against {api_url}")
         report = asyncio.run(
-            run_demo(
-                cases_path,
-                providers_path,
+            replay_scenario(
+                scenario,
                 api_url,
                 settings,
                 on_outcome=lambda outcome: echo(format_outcome(outcome, ref_width)),
             )
         )
         echo(report.summary())
-    except (ScenarioError, DemoError) as error:
+    except DemoError as error:
         echo(f"error: {error}")
         return 1
     except KeyboardInterrupt:
@@ -119,19 +120,27 @@ def _run_with_stack(
 def _stack_if_needed(
     api_url: str, settings: Settings, data_dir: Path, echo: Echo
 ) -> DevStack | None:
-    """Return None when an API is ready at `api_url`, or else a stack started for the run."""
+    """Return None when an API is ready at `api_url`, or else a stack started for the run.
+
+    Raises StackError when the missions API there is not ready, when another server
+    listens there, or when the stack fails to start.
+    """
     url = httpx.URL(api_url)
     try:
         response = httpx.get(f"{api_url.rstrip('/')}/readyz", timeout=3.0)
     except httpx.TransportError:
         response = None
     if response is not None:
+        checks = _readiness_checks(response)
+        if checks is None:
+            raise StackError(_other_server_message(api_url, url, response))
         if response.status_code == httpx.codes.OK:
             echo(f"using the API at {api_url}")
             return None
+        results = ", ".join(f"{name}: {result}" for name, result in checks.items())
         raise StackError(
-            f"the API at {api_url} responds to /readyz with HTTP {response.status_code} "
-            f"({response.text[:200]}); wait until it is ready or stop it"
+            f"the API at {api_url} is not ready: GET /readyz returned HTTP "
+            f"{response.status_code} ({results}); wait until it is ready or stop it"
         )
     if url.host not in LOOPBACK_HOSTS:
         raise StackError(
@@ -144,6 +153,35 @@ def _stack_if_needed(
     stack = DevStack(settings, config)
     stack.start(echo)
     return stack
+
+
+def _readiness_checks(response: httpx.Response) -> dict[str, object] | None:
+    """Return the checks of the missions API's /readyz body, or None for any other body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    checks = body.get("checks")
+    if body.get("status") not in ("ready", "unavailable") or not isinstance(checks, dict):
+        return None
+    return checks
+
+
+def _other_server_message(api_url: str, url: httpx.URL, response: httpx.Response) -> str:
+    """Describe a server at `api_url` that is not the missions API, without its body."""
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+    returned = f"HTTP {response.status_code}" + (f" ({content_type})" if content_type else "")
+    message = (
+        f"another server listens at {api_url}: GET /readyz returned {returned}, "
+        "not the missions API's readiness report; pass the missions API's base URL with "
+        "--api URL"
+    )
+    if url.host in LOOPBACK_HOSTS:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        message += f", or free port {port} so that the demo can start a local stack there"
+    return message
 
 
 def _release_stack(stack: DevStack, *, keep: bool, echo: Echo) -> None:

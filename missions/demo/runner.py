@@ -13,13 +13,7 @@ from missions.contracts import Role
 from missions.demo.http import ApiError, MissionsApi, describe_transport_error
 from missions.demo.mission_run import MissionRun
 from missions.demo.report import DemoReport, MissionOutcome
-from missions.demo.scenarios import (
-    MissionCase,
-    ProviderProfile,
-    find_providers_file,
-    load_cases,
-    load_providers,
-)
+from missions.demo.scenarios import MissionCase, ProviderProfile, Scenario, load_scenario
 from missions.demo.tokens import TokenBook
 from missions.settings import Settings
 
@@ -47,17 +41,39 @@ async def run_demo(
     transport: httpx.AsyncBaseTransport | None = None,
     wait_timeout: float = WAIT_TIMEOUT_SECONDS,
 ) -> DemoReport:
+    """Load the cases and providers files, then replay them with `replay_scenario`.
+
+    `providers_path` None means a `providers*.json` beside the cases file, if any.
+    Raises ScenarioError for a missing or invalid file, and DemoError when the API is not
+    ready or onboarding a provider fails.
+    """
+    return await replay_scenario(
+        load_scenario(cases_path, providers_path),
+        api_url,
+        settings,
+        on_outcome=on_outcome,
+        transport=transport,
+        wait_timeout=wait_timeout,
+    )
+
+
+async def replay_scenario(
+    scenario: Scenario,
+    api_url: str,
+    settings: Settings,
+    *,
+    on_outcome: Callable[[MissionOutcome], None] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    wait_timeout: float = WAIT_TIMEOUT_SECONDS,
+) -> DemoReport:
     """Onboard the providers, then replay every mission concurrently and compare outcomes.
 
-    `providers_path` None means a `providers*.json` beside the cases file, if any. Tokens
-    are signed with `settings`, which must hold the API's JWT secret. `on_outcome` is called
-    as each mission finishes. `transport` lets a test call an in-process app.
-    Raises ScenarioError for an invalid file, and DemoError when the API is not ready or
-    onboarding fails. A failing mission raises nothing: its outcome carries the error.
+    Tokens are signed with `settings`, which must hold the API's JWT secret. `on_outcome`
+    is called as each mission finishes. `transport` lets a test call an in-process app.
+    Raises DemoError when the API is not ready or onboarding fails. A failing mission
+    raises nothing: its outcome carries the error.
     """
-    cases = load_cases(cases_path)
-    providers_path = providers_path or find_providers_file(cases_path)
-    profiles = load_providers(providers_path) if providers_path else []
+    cases = scenario.cases
     tokens = TokenBook(settings)
     report = DemoReport()
 
@@ -67,8 +83,9 @@ async def run_demo(
         api = MissionsApi(http)
         if not await api.is_ready():
             raise DemoError(f"the API at {api_url} is not ready: GET /readyz did not return 200")
-        await _onboard_providers(api, tokens, _profiles_for(cases, profiles))
-        log.info("replaying %s missions from %s", len(cases), cases_path)
+        await _onboard_providers(api, tokens, _profiles_for(cases, scenario.profiles))
+        noun = "mission" if len(cases) == 1 else "missions"
+        log.info("replaying %s %s from %s", len(cases), noun, scenario.cases_path)
 
         async def run_case(case: MissionCase) -> None:
             outcome = await _run_case(api, tokens, case, wait_timeout)

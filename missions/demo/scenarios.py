@@ -8,10 +8,14 @@ loudly instead of being ignored.
 
 from __future__ import annotations
 
+import codecs
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from missions.contracts import IncidentKind, MissionState
 
@@ -185,6 +189,31 @@ class ProviderProfile(_Model):
 
 _PROVIDER_LIST = TypeAdapter(list[ProviderProfile])
 
+# pydantic ends a JSON syntax error with the position in the text it parsed.
+_JSON_POSITION = re.compile(r" at line \d+ column (\d+)$")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A cases file's missions and the provider profiles that go with them."""
+
+    cases_path: Path
+    cases: list[MissionCase]
+    profiles: list[ProviderProfile]
+
+
+def load_scenario(cases_path: Path, providers_path: Path | None) -> Scenario:
+    """Load the cases file and its providers file, checking both before any request.
+
+    `providers_path` None means the first `providers*.json` beside the cases file, and
+    no profiles when there is none. Raises ScenarioError for a missing or invalid file.
+    """
+    cases = load_cases(cases_path)
+    providers_path = providers_path or find_providers_file(cases_path)
+    profiles = load_providers(providers_path) if providers_path else []
+    return Scenario(cases_path, cases, profiles)
+
 
 def load_cases(path: Path) -> list[MissionCase]:
     """Parse a cases file, one mission per non-blank line.
@@ -197,10 +226,18 @@ def load_cases(path: Path) -> list[MissionCase]:
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if line.lstrip().startswith("["):
+            # Checked before parsing, so that a pretty-printed array's lone `[` is named
+            # as an array too, not as invalid JSON.
+            raise ScenarioError(
+                f"{path}, line {line_number}: expected one JSON object per line, got an array"
+            )
         try:
             case = MissionCase.model_validate_json(line)
         except ValidationError as error:
-            raise ScenarioError(f"{path}, line {line_number}: {_describe(error)}") from error
+            # Each line is parsed alone, so pydantic's JSON line number is always 1.
+            description = _describe(error, top_level="one JSON object per line", column_only=True)
+            raise ScenarioError(f"{path}, line {line_number}: {description}") from error
         if case.ref in first_line_of_ref:
             raise ScenarioError(
                 f"{path}, line {line_number}: ref {case.ref!r} is already used on line "
@@ -222,7 +259,8 @@ def load_providers(path: Path) -> list[ProviderProfile]:
     try:
         providers = _PROVIDER_LIST.validate_json(text)
     except ValidationError as error:
-        raise ScenarioError(f"{path}: {_describe(error, entry_label='entry')}") from error
+        description = _describe(error, entry_label="entry", top_level="a JSON array of providers")
+        raise ScenarioError(f"{path}: {description}") from error
     seen: set[str] = set()
     for provider in providers:
         if provider.id in seen:
@@ -238,36 +276,101 @@ def find_providers_file(cases_path: Path) -> Path | None:
 
 
 def _read(path: Path) -> str:
+    """Read a UTF-8 file, dropping a leading byte order mark, which some editors write."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise ScenarioError(f"cannot read {path}: {error.strerror or error}") from error
+    if data.startswith(_UTF16_BOMS):
+        raise ScenarioError(
+            f"{path} is not UTF-8 text: it starts with a UTF-16 byte order mark "
+            "(byte offset 0); save the file as UTF-8"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # The utf-8-sig codec counts positions after the byte order mark it removed.
+        offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line_number = data.count(b"\n", 0, offset) + 1
+        raise ScenarioError(
+            f"{path} is not UTF-8 text: invalid byte 0x{data[offset]:02x} at byte offset "
+            f"{offset} (line {line_number}); save the file as UTF-8"
+        ) from error
 
 
-def _describe(error: ValidationError, *, entry_label: str | None = None) -> str:
-    """Describe the first validation error as `field <path>: <message>`.
+def _describe(
+    error: ValidationError,
+    *,
+    entry_label: str | None = None,
+    top_level: str,
+    column_only: bool = False,
+) -> str:
+    """Describe the first validation error, e.g. `field <path>: <message>`.
 
-    With `entry_label`, a leading list index is named as that entry, e.g. `entry 2`.
+    An unknown field comes first, followed by a field missing beside it, because together
+    they usually mean a misspelled key. `top_level` names the JSON value the whole text
+    must be, for when it is another kind. With `entry_label`, a leading list index is
+    named as that entry, e.g. `entry 2`. With `column_only`, a JSON syntax error gives
+    its column but not its line.
     """
     errors = error.errors()
     first = errors[0]
     if first["type"] == "json_invalid":
-        return f"invalid JSON: {first['msg']}"
-    if first["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif first["type"] == "value_error":
-        message = str(first.get("ctx", {}).get("error", first["msg"]))
+        reason = str(first.get("ctx", {}).get("error", first["msg"]))
+        if column_only:
+            reason = _JSON_POSITION.sub(r" at column \1", reason)
+        return f"invalid JSON: {reason}"
+    if first["type"] in ("model_type", "list_type") and not first["loc"]:
+        return f"expected {top_level}, got {_json_kind(first['input'])}"
+
+    unknown = [item for item in errors if item["type"] == "extra_forbidden"]
+    if unknown:
+        first = unknown[0]
+        described = [first]
+        parent = first["loc"][:-1]
+        missing = [
+            item for item in errors if item["type"] == "missing" and item["loc"][:-1] == parent
+        ]
+        if missing:
+            described.append(missing[0])
     else:
-        message = first["msg"][:1].lower() + first["msg"][1:]
-    location = list(first["loc"])
+        described = [first]
+    text = "; ".join(_describe_one(item, entry_label) for item in described)
+    more = len(errors) - len(described)
+    if more:
+        text += f" (and {more} more error{'s' if more > 1 else ''})"
+    return text
+
+
+def _describe_one(item: ErrorDetails, entry_label: str | None) -> str:
+    location = list(item["loc"])
     prefix = ""
     if entry_label and location and isinstance(location[0], int):
         prefix = f"{entry_label} {location.pop(0)}, "
-    more = len(errors) - 1
-    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    if item["type"] == "extra_forbidden":
+        return f"{prefix}unknown field '{_dotted(location)}'"
+    if item["type"] == "value_error":
+        message = str(item.get("ctx", {}).get("error", item["msg"]))
+    else:
+        message = item["msg"][:1].lower() + item["msg"][1:]
     if not location:
-        return f"{prefix}{message}{suffix}"
-    return f"{prefix}field {_dotted(location)}: {message}{suffix}"
+        return f"{prefix}{message}"
+    return f"{prefix}field {_dotted(location)}: {message}"
+
+
+def _json_kind(value: object) -> str:
+    """Name the kind of a parsed JSON value, with its article: `an array`, `a string`."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
 
 
 def _dotted(location: list[int | str]) -> str:

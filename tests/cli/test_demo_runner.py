@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from missions.demo.mission_run import DEMO_DURATIONS_SECONDS
 from missions.demo.report import Mismatch, MissionOutcome, format_euros, format_outcome
@@ -147,6 +149,22 @@ async def test_declined_card_counted_not_failed(tmp_path: Path) -> None:
     assert report.all_matched, format_outcome(report.outcomes[0])
     assert seen == report.outcomes
     assert report.summary() == "1 of 1 missions matched"
+
+
+async def test_replay_log_names_one_mission(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cases_path = _write_case(tmp_path, PAID_SCRIPT)
+    with caplog.at_level(logging.INFO, logger="missions.demo.runner"):
+        await run_demo(
+            cases_path,
+            None,
+            "http://api.test",
+            SETTINGS,
+            transport=httpx.MockTransport(FakeApi().handle),
+            wait_timeout=2,
+        )
+    assert f"replaying 1 mission from {cases_path}" in caplog.messages
 
 
 async def test_requests_carry_each_party(tmp_path: Path) -> None:

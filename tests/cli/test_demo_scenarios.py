@@ -154,10 +154,48 @@ def test_missing_field_names_line_and_field(tmp_path: Path) -> None:
 
 def test_unknown_field_rejected(tmp_path: Path) -> None:
     path = _write_lines(tmp_path, json.dumps(_case(sheduled_in_days=3)))
-    message = _load_error(path)
-    assert "line 1" in message
-    assert "sheduled_in_days" in message
-    assert "unknown field" in message
+    assert _load_error(path) == f"{path}, line 1: unknown field 'sheduled_in_days'"
+
+
+def test_misspelled_field_named_before_missing(tmp_path: Path) -> None:
+    misspelled = _case(ville="Lyon")
+    del misspelled["city"]
+    path = _write_lines(
+        tmp_path,
+        json.dumps(_case(ref="first")),
+        json.dumps(_case(ref="second")),
+        json.dumps(misspelled),
+    )
+    assert _load_error(path) == f"{path}, line 3: unknown field 'ville'; field city: field required"
+
+
+def test_misspelled_step_field_named_first(tmp_path: Path) -> None:
+    script = [{"do": "pay", "methode": "pm_card_visa"}]
+    path = _write_lines(tmp_path, json.dumps(_case(script=script)))
+    assert _load_error(path) == (
+        f"{path}, line 1: unknown field 'script[0].pay.methode'; "
+        "field script[0].pay.payment_method: field required"
+    )
+
+
+def test_several_unknown_fields_counted(tmp_path: Path) -> None:
+    path = _write_lines(tmp_path, json.dumps(_case(ville="Lyon", pays="FR")))
+    assert _load_error(path) == f"{path}, line 1: unknown field 'ville' (and 1 more error)"
+
+
+def test_json_array_line_rejected(tmp_path: Path) -> None:
+    path = _write_lines(tmp_path, json.dumps([_case(ref="first"), _case(ref="second")]))
+    assert _load_error(path) == (f"{path}, line 1: expected one JSON object per line, got an array")
+
+
+def test_pretty_printed_array_rejected(tmp_path: Path) -> None:
+    path = _write_lines(tmp_path, "[", json.dumps(_case()), "]")
+    assert _load_error(path) == (f"{path}, line 1: expected one JSON object per line, got an array")
+
+
+def test_json_string_line_rejected(tmp_path: Path) -> None:
+    path = _write_lines(tmp_path, '"porte-lyon"')
+    assert _load_error(path) == (f"{path}, line 1: expected one JSON object per line, got a string")
 
 
 def test_unknown_step_rejected(tmp_path: Path) -> None:
@@ -190,9 +228,9 @@ def test_application_index_out_of_range(tmp_path: Path) -> None:
 
 def test_invalid_json_names_line(tmp_path: Path) -> None:
     path = _write_lines(tmp_path, json.dumps(_case()), '{"ref": "broken",')
-    message = _load_error(path)
-    assert "line 2" in message
-    assert "invalid JSON" in message
+    assert _load_error(path) == (
+        f"{path}, line 2: invalid JSON: EOF while parsing a value at column 17"
+    )
 
 
 def test_duplicate_ref_rejected(tmp_path: Path) -> None:
@@ -209,6 +247,79 @@ def test_empty_file_rejected(tmp_path: Path) -> None:
 
 def test_missing_file_rejected(tmp_path: Path) -> None:
     assert "cannot read" in _load_error(tmp_path / "absent.jsonl")
+
+
+def test_latin1_cases_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    line = json.dumps(_case(), ensure_ascii=False)
+    path.write_bytes(f"{line}\n".encode("latin-1"))
+    offset = line.encode("latin-1").index(b"\xe9")
+    assert _load_error(path) == (
+        f"{path} is not UTF-8 text: invalid byte 0xe9 at byte offset {offset} (line 1); "
+        "save the file as UTF-8"
+    )
+
+
+def test_latin1_offset_counts_bom_and_lines(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    first = json.dumps(_case(ref="first"))
+    path.write_bytes(b"\xef\xbb\xbf" + first.encode() + b"\n" + b'{"ref": "caf\xe9"}\n')
+    offset = 3 + len(first) + 1 + len(b'{"ref": "caf')
+    assert _load_error(path) == (
+        f"{path} is not UTF-8 text: invalid byte 0xe9 at byte offset {offset} (line 2); "
+        "save the file as UTF-8"
+    )
+
+
+def test_utf16_cases_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps(_case()) + "\n", encoding="utf-16")
+    assert _load_error(path) == (
+        f"{path} is not UTF-8 text: it starts with a UTF-16 byte order mark "
+        "(byte offset 0); save the file as UTF-8"
+    )
+
+
+def test_utf8_bom_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps(_case(), ensure_ascii=False) + "\n", encoding="utf-8-sig")
+    assert [case.title for case in load_cases(path)] == ["Réparer une porte"]
+
+
+def test_providers_utf8_bom_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "providers.json"
+    entry = {"id": "pro-test", "presentation": "Menuisier à Lyon."}
+    path.write_text(json.dumps([entry], ensure_ascii=False), encoding="utf-8-sig")
+    assert [provider.presentation for provider in load_providers(path)] == ["Menuisier à Lyon."]
+
+
+def test_latin1_providers_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "providers.json"
+    content = b'[\n  {"id": "pro-test", "presentation": "Menuisier \xe0 Lyon."}\n]\n'
+    path.write_bytes(content)
+    offset = content.index(b"\xe0")
+    with pytest.raises(ScenarioError) as raised:
+        load_providers(path)
+    assert str(raised.value) == (
+        f"{path} is not UTF-8 text: invalid byte 0xe0 at byte offset {offset} (line 2); "
+        "save the file as UTF-8"
+    )
+
+
+def test_providers_invalid_json_keeps_line(tmp_path: Path) -> None:
+    path = tmp_path / "providers.json"
+    path.write_text('[\n  {"id": "a", "presentation": "x"},\n]\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as raised:
+        load_providers(path)
+    assert str(raised.value) == f"{path}: invalid JSON: trailing comma at line 3 column 1"
+
+
+def test_providers_object_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps({"id": "a", "presentation": "x"}), encoding="utf-8")
+    with pytest.raises(ScenarioError) as raised:
+        load_providers(path)
+    assert str(raised.value) == f"{path}: expected a JSON array of providers, got an object"
 
 
 def test_providers_entry_error_names_index(tmp_path: Path) -> None:

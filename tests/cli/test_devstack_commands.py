@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -133,14 +134,33 @@ def test_child_specs_start_order_and_logs(config: StackConfig) -> None:
     assert _flag_value(sandbox, "--state-file") == str(config.data_dir / "stripe-sandbox.json")
 
 
+def _free_ports(count: int) -> list[int]:
+    """Return `count` distinct loopback ports that nothing listened on a moment ago."""
+    with contextlib.ExitStack() as sockets:
+        ports = []
+        for _ in range(count):
+            sock = sockets.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+    return ports
+
+
 def test_start_rejects_busy_port(tmp_path: Path) -> None:
+    # Every other part gets a free port, so a stack running on the default ports
+    # cannot be the busy port found first.
+    temporal, temporal_ui, stripe = _free_ports(3)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         busy = listener.getsockname()[1]
-        config = StackConfig(data_dir=tmp_path, ports=StackPorts(api=busy))
-        with pytest.raises(StackError, match=f"port {busy} for the API"):
+        ports = StackPorts(temporal=temporal, temporal_ui=temporal_ui, stripe=stripe, api=busy)
+        config = StackConfig(data_dir=tmp_path, ports=ports)
+        with pytest.raises(StackError) as raised:
             DevStack(Settings(), config).start(lambda _line: None)
+    assert str(raised.value) == (
+        f"port {busy} for the API on 127.0.0.1 is already in use; "
+        "stop what listens there or choose another port"
+    )
 
 
 def test_start_refuses_production(tmp_path: Path) -> None:
