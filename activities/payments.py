@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from missions.activity_models import (
     CARD_DECLINED,
+    INVALID_PAYMENT_METHOD,
     PROVIDER_NOT_PAYABLE,
     STRIPE_IDEMPOTENCY_ERROR,
     STRIPE_REJECTED,
@@ -24,7 +25,10 @@ from missions.activity_models import (
     TransferInfo,
     TransferInput,
 )
-from missions.db.repositories import get_provider_payout_account
+from missions.db.repositories import (
+    get_provider_payout_account,
+    set_payouts_enabled_for_account,
+)
 from missions.errors import PaymentDeclined
 from missions.payments import PaymentsGateway
 
@@ -68,6 +72,16 @@ def _call_stripe(mission_id: str, operation: str, call: Callable[[], T]) -> T:
         ) from error
     except stripe.InvalidRequestError as error:
         code = error.code or "invalid_request"
+        if code == "resource_missing" and error.param == "payment_method":
+            activity.logger.info(
+                "mission %s: %s named an unknown PaymentMethod", mission_id, operation
+            )
+            raise ApplicationError(
+                f"PaymentMethod not found at Stripe: {error.user_message}",
+                {"stripe_code": code},
+                type=INVALID_PAYMENT_METHOD,
+                non_retryable=True,
+            ) from error
         activity.logger.error(
             "mission %s: Stripe rejected %s: %s (%s)",
             mission_id,
@@ -159,6 +173,8 @@ class PaymentActivities:
         """
         with self._sessions() as session:
             account = get_provider_payout_account(session, data.provider_id)
+        if account is not None and not account[1]:
+            account = self._refresh_payouts_enabled(data.mission_id, account[0])
         if account is None or not account[1]:
             reason = "no connected account" if account is None else "payouts disabled"
             activity.logger.warning(
@@ -186,3 +202,20 @@ class PaymentActivities:
                 purpose=data.purpose,
             ),
         )
+
+    def _refresh_payouts_enabled(self, mission_id: str, account_id: str) -> tuple[str, bool]:
+        """Ask Stripe whether the account can be paid now, and store the answer.
+
+        The stored flag dates from the last account event received, so a provider who
+        finished onboarding since then is paid without waiting for that event.
+        """
+        enabled = _call_stripe(
+            mission_id, "retrieve account", lambda: self._gateway.payouts_enabled(account_id)
+        )
+        if enabled:
+            with self._sessions.begin() as session:
+                set_payouts_enabled_for_account(session, account_id, True)
+            activity.logger.info(
+                "mission %s: account %s can receive payouts now", mission_id, account_id
+            )
+        return account_id, enabled

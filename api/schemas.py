@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from missions.contracts import (
     Actor,
@@ -23,6 +23,8 @@ from missions.contracts import (
 )
 from missions.db.repositories.messages import MAX_MESSAGE_LENGTH
 from missions.db.repositories.providers import ProviderProfile, RatingSummary
+from missions.money import MAX_PRICE_MINOR, MIN_PRICE_MINOR
+from missions.text import Paragraph
 
 # Errors
 
@@ -98,8 +100,9 @@ class ApplicationView(Application):
 class MissionView(MissionSnapshot):
     """A mission as one caller may see it.
 
-    The PaymentIntent's client secret is shown to the mission's client only, and a
-    provider sees only their own application, so competing bids stay private.
+    The PaymentIntent's client secret is shown to the mission's client only. A provider
+    sees only their own application, and the price, payment and winner only if selected,
+    so competing bids stay private.
     """
 
     payment: PaymentView | None = None
@@ -117,6 +120,9 @@ class MissionView(MissionSnapshot):
                 for application in snapshot.applications
                 if application.provider_id == actor.user_id
             ]
+            if snapshot.provider_id != actor.user_id:
+                # The agreed price and who won are the selected provider's business only.
+                data.update(quote=None, payment=None, provider_id=None)
         return cls.model_validate(data)
 
     def with_ratings(self, ratings: dict[str, RatingSummary]) -> MissionView:
@@ -132,8 +138,10 @@ class MissionView(MissionSnapshot):
 
 
 class ApplyBody(BaseModel):
-    price_minor: int = Field(gt=0, le=10_000_000, description="Price in minor units, tax included.")
-    message: str = Field(min_length=1, max_length=2000)
+    price_minor: StrictInt = Field(
+        ge=MIN_PRICE_MINOR, le=MAX_PRICE_MINOR, description="Price in minor units, tax included."
+    )
+    message: Paragraph = Field(min_length=1, max_length=2000)
     proposed_date: date | None = None
 
 
@@ -153,34 +161,34 @@ class PaymentConfirmationBody(BaseModel):
 
 
 class DisputeBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Paragraph = Field(min_length=1, max_length=2000)
 
 
 class DisputeResolutionBody(BaseModel):
-    refund_minor: int = Field(ge=0, description="Amount refunded to the client, minor units.")
-    release_minor: int = Field(ge=0, description="Amount paid to the provider, minor units.")
-    note: str = Field(default="", max_length=2000)
+    refund_minor: StrictInt = Field(ge=0, description="Amount refunded to the client, minor units.")
+    release_minor: StrictInt = Field(ge=0, description="Amount paid to the provider, minor units.")
+    note: Paragraph = Field(default="", max_length=2000)
 
 
 class IncidentBody(BaseModel):
     kind: IncidentKind
-    text: str = Field(min_length=1, max_length=2000)
+    text: Paragraph = Field(min_length=1, max_length=2000)
 
 
 class CancellationBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+    reason: Paragraph = Field(default="", max_length=2000)
 
 
 class ReviewBody(BaseModel):
-    stars: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=2000)
+    stars: StrictInt = Field(ge=1, le=5)
+    comment: Paragraph = Field(default="", max_length=2000)
 
 
 # Messages
 
 
 class MessageBody(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)
+    text: Paragraph = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)
 
 
 # Providers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -123,6 +124,13 @@ class MissionsClient:
             raise Forbidden(
                 "custom durations are disabled; omit 'durations' or enable "
                 "MISSIONS_ALLOW_DURATION_OVERRIDE on a development stack"
+            )
+        scheduled_at = request.scheduled_at
+        if scheduled_at is not None and scheduled_at < datetime.now(UTC):
+            raise InvalidInput(
+                f"scheduled_at {scheduled_at.isoformat()} is in the past; send a future date "
+                "or none",
+                field="scheduled_at",
             )
         mission_id = mission_id or new_mission_id()
         data = MissionInput(

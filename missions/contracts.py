@@ -11,7 +11,15 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from missions.money import SUPPORTED_CURRENCIES, CancellationPolicy, FeePolicy, Quote
+from missions.money import (
+    MAX_PRICE_MINOR,
+    MIN_PRICE_MINOR,
+    SUPPORTED_CURRENCIES,
+    CancellationPolicy,
+    FeePolicy,
+    Quote,
+)
+from missions.text import Line, Paragraph
 
 MAX_LIVE_APPLICATIONS = 50
 
@@ -66,10 +74,10 @@ class Durations(BaseModel):
 class MissionRequest(BaseModel):
     """What a client posts: the request shown to providers."""
 
-    title: str = Field(min_length=3, max_length=120)
-    description: str = Field(min_length=1, max_length=4000)
-    category: str = Field(min_length=1, max_length=40)
-    city: str = Field(min_length=1, max_length=80)
+    title: Line = Field(min_length=3, max_length=120)
+    description: Paragraph = Field(min_length=1, max_length=4000)
+    category: Line = Field(min_length=1, max_length=40)
+    city: Line = Field(min_length=1, max_length=80)
     postcode: str = Field(pattern=r"^[0-9]{5}$")
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     # Aware, so the late-cancellation cutoff does not depend on a server's time zone.
@@ -211,8 +219,8 @@ class MissionSnapshot(BaseModel):
 
 class ApplyInput(BaseModel):
     actor: Actor
-    price_minor: int = Field(gt=0, le=10_000_000)
-    message: str = Field(min_length=1, max_length=2000)
+    price_minor: int = Field(ge=MIN_PRICE_MINOR, le=MAX_PRICE_MINOR)
+    message: Paragraph = Field(min_length=1, max_length=2000)
     proposed_date: date | None = None
 
 
@@ -234,31 +242,31 @@ class ActorInput(BaseModel):
 
 class DisputeInput(BaseModel):
     actor: Actor
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Paragraph = Field(min_length=1, max_length=2000)
 
 
 class ResolveDisputeInput(BaseModel):
     actor: Actor
     refund_minor: int = Field(ge=0)
     release_minor: int = Field(ge=0)
-    note: str = Field(default="", max_length=2000)
+    note: Paragraph = Field(default="", max_length=2000)
 
 
 class IncidentInput(BaseModel):
     actor: Actor
     kind: IncidentKind
-    text: str = Field(min_length=1, max_length=2000)
+    text: Paragraph = Field(min_length=1, max_length=2000)
 
 
 class CancelInput(BaseModel):
     actor: Actor
-    reason: str = Field(default="", max_length=2000)
+    reason: Paragraph = Field(default="", max_length=2000)
 
 
 class ReviewInput(BaseModel):
     actor: Actor
     stars: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=2000)
+    comment: Paragraph = Field(default="", max_length=2000)
 
 
 class ApplyResult(BaseModel):

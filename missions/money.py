@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BASIS_POINTS = 10_000
 SUPPORTED_CURRENCIES = frozenset({"EUR"})
+# Stripe's minimum charge in EUR is 0.50 €; a price below it could never be paid.
+MIN_PRICE_MINOR = 50
+MAX_PRICE_MINOR = 10_000_000
 
 
 def share_half_up(amount_minor: int, basis_points: int) -> int:

@@ -191,6 +191,11 @@ class PaymentsGateway:
             transfer_id=transfer.id, amount_minor=transfer.amount, destination=destination
         )
 
+    def payouts_enabled(self, account_id: str) -> bool:
+        """Return whether the connected account can receive transfers now."""
+        account = self._stripe.v1.accounts.retrieve(account_id)
+        return bool(account.payouts_enabled)
+
     def create_connected_account(self, provider_id: str, email: str | None) -> tuple[str, bool]:
         """Create the provider's Express account and return its id and payout readiness."""
         params: AccountCreateParams = {

@@ -114,6 +114,8 @@ class MissionBase:
         self._s.selected_application_id = None
         self._s.provider_id = None
         self._s.quote = None
+        # The old PaymentIntent is cancelled or refunded by now; a new selection makes another.
+        self._s.payment = None
         self._s.deadlines.payment = None
         self._s.deadlines.next_payment_poll = None
         selection_deadline = self._s.deadlines.selection
@@ -153,13 +155,19 @@ class MissionBase:
             raise rejection(error) from None
 
     def _reject_while_payout_pending(self) -> None:
-        if self._payout is not None:
-            raise rejection(
-                InvalidState(
-                    f"a payout of mission {self._s.mission_id} is waiting for the provider's "
-                    "account; retry once it went out"
-                )
+        if self._payout is None:
+            return
+        if self._s.payout_pending:
+            message = (
+                f"a payout of mission {self._s.mission_id} is waiting for the provider's "
+                "account; retry once it went out"
             )
+        else:
+            message = (
+                f"a payout of mission {self._s.mission_id} is in progress; read the mission "
+                "for its outcome"
+            )
+        raise rejection(InvalidState(message))
 
     def _find_application(self, application_id: str) -> Application:
         for application in self._s.applications:

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from missions import money
     from missions.activity_models import (
         CARD_DECLINED,
+        INVALID_PAYMENT_METHOD,
         ConfirmPaymentIntentInput,
         CreatePaymentIntentInput,
         NotificationRequest,
@@ -98,7 +99,7 @@ class MissionWorkflow(MoneySteps):
             self._notify("mission_posted", [self._client()])
             await self._commit("mission_posted")
 
-        while self._s.state not in TERMINAL_STATES:
+        while self._s.state not in TERMINAL_STATES or self._payout is not None:
             seen = self._version
             due = self._next_timer()
             if due is None:
@@ -351,6 +352,14 @@ class MissionWorkflow(MoneySteps):
                     raise ApplicationError(
                         cause.message, details, type=CARD_DECLINED, non_retryable=True
                     ) from error
+                if isinstance(cause, ApplicationError) and cause.type == INVALID_PAYMENT_METHOD:
+                    raise rejection(
+                        InvalidInput(
+                            f"payment method {data.payment_method!r} not found at Stripe; "
+                            "send the id of a PaymentMethod the client created",
+                            payment_method=data.payment_method,
+                        )
+                    ) from error
                 raise stripe_failure(error, "confirming the payment") from error
             await self._apply_intent(intent)
             return self._snapshot()
@@ -377,6 +386,7 @@ class MissionWorkflow(MoneySteps):
     @request_release.validator
     def _validate_request_release(self, data: ActorInput) -> None:
         self._guard(Action.REQUEST_RELEASE, data.actor)
+        self._reject_while_payout_pending()
 
     @workflow.update
     async def confirm_completion(self, data: ActorInput) -> MissionSnapshot:

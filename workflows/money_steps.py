@@ -114,6 +114,18 @@ class MoneySteps(MissionBase):
         self._s.money.refunded_minor += amount_minor
 
     async def _start_payout(self, amount_minor: int, purpose: str, then: PayoutNext) -> None:
+        if self._payout is not None:
+            # Validators reject every command that could start a second payout; keeping the
+            # first one owed is the only safe choice if that ever fails.
+            workflow.logger.error(
+                "mission %s: payout of %s (%s) not started, %s (%s) is still owed",
+                self._s.mission_id,
+                amount_minor,
+                purpose,
+                self._payout.amount_minor,
+                self._payout.purpose,
+            )
+            return
         self._s.deadlines.confirmation = None
         self._s.deadlines.confirmation_reminder = None
         self._payout = PendingPayout(amount_minor=amount_minor, purpose=purpose, then=then)
@@ -180,9 +192,7 @@ class MoneySteps(MissionBase):
         self._s.deadlines.payout_retry = None
         self._s.money.provider_payout_minor += payout.amount_minor
         if payout.then is PayoutNext.CANCELLED:
-            self._s.state = S.CANCELLED
-            self._s.deadlines = Deadlines()
-            await self._commit("mission_cancelled")
+            await self._commit("cancellation_share_paid")
             return
         self._s.state = S.RELEASED
         template = "auto_released" if self._s.auto_released else "funds_released"
@@ -212,13 +222,15 @@ class MoneySteps(MissionBase):
         await self._refund(refund, "cancellation")
         self._s.cancelled_by = actor.role
         self._notify("mission_cancelled", [self._client(), self._provider()], refund_minor=refund)
+        # The mission ends now; a provider's share that cannot be paid yet stays owed and the
+        # workflow keeps running until it is transferred.
+        self._s.state = S.CANCELLED
+        self._s.deadlines = Deadlines()
         if split.provider_payout_minor > 0:
             await self._start_payout(
                 split.provider_payout_minor, "late_cancellation", PayoutNext.CANCELLED
             )
             return
-        self._s.state = S.CANCELLED
-        self._s.deadlines = Deadlines()
         await self._commit("mission_cancelled")
 
     async def _close_reviews(self) -> None:

@@ -7,7 +7,11 @@ from enum import StrEnum
 
 
 class PayoutNext(StrEnum):
-    """Where the mission goes once the payout is transferred."""
+    """Where the mission goes once the payout is transferred.
+
+    A late cancellation's share is paid to a mission that is already cancelled, so it
+    stays where it is.
+    """
 
     REVIEW = "review"
     CANCELLED = "cancelled"

@@ -8,6 +8,7 @@ from temporalio.common import RetryPolicy
 
 from missions.activity_models import (
     CARD_DECLINED,
+    INVALID_PAYMENT_METHOD,
     PROVIDER_NOT_PAYABLE,
     STRIPE_IDEMPOTENCY_ERROR,
     STRIPE_REJECTED,
@@ -15,6 +16,7 @@ from missions.activity_models import (
 
 FINAL_STRIPE_ERRORS = [
     CARD_DECLINED,
+    INVALID_PAYMENT_METHOD,
     PROVIDER_NOT_PAYABLE,
     STRIPE_REJECTED,
     STRIPE_IDEMPOTENCY_ERROR,

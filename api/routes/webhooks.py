@@ -16,6 +16,7 @@ from typing import Any
 import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api.deps import MissionsDep, SessionDep, SettingsDep, in_transaction
 from api.errors import error_response, error_responses
@@ -26,6 +27,7 @@ from missions.db.repositories import (
     is_webhook_event_processed,
     mark_webhook_event_processed,
     record_webhook_event,
+    set_payouts_enabled_for_account,
 )
 from missions.errors import MissionNotFound, Unavailable
 
@@ -46,7 +48,8 @@ PAYMENT_EVENT_KINDS = {
     description=(
         "Verifies `Stripe-Signature` on the raw body. `payment_intent.succeeded` and "
         "`payment_intent.payment_failed` events whose `metadata.mission_id` names a mission "
-        "are passed to that mission; other events are only recorded."
+        "are passed to that mission; `account.updated` refreshes whether a provider can be "
+        "paid; other events are only recorded."
     ),
     responses=error_responses(400, 503),
     # Declared here rather than as a Header parameter, whose absence FastAPI would turn into
@@ -123,6 +126,8 @@ async def receive_stripe_event(
                 "Stripe redelivers the event",
                 {"event_id": event_id, "mission_id": mission_id},
             )
+    elif event_type == "account.updated":
+        await _update_account(session, event_id, event_object)
     else:
         log.info(
             "mission %s: Stripe event %s (%s) recorded", mission_id or "-", event_id, event_type
@@ -174,6 +179,22 @@ async def _tell_mission(
         kind.value,
     )
     return True
+
+
+async def _update_account(session: Session, event_id: str, account: dict[str, Any]) -> None:
+    """Store whether a provider's connected account can receive payouts now."""
+    account_id = str(account.get("id", ""))
+    enabled = bool(account.get("payouts_enabled"))
+    provider_id = await in_transaction(
+        session, set_payouts_enabled_for_account, account_id, enabled
+    )
+    log.info(
+        "Stripe event %s: account %s of provider %s, payouts enabled %s",
+        event_id,
+        account_id,
+        provider_id or "-",
+        enabled,
+    )
 
 
 def _mission_id(event_object: dict[str, Any]) -> str | None:

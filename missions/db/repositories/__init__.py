@@ -25,6 +25,7 @@ from missions.db.repositories.providers import (
     get_provider_row,
     get_rating_summaries,
     rating_score,
+    set_payouts_enabled_for_account,
     set_provider_stripe_account,
     upsert_provider_profile,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "queue_notifications",
     "rating_score",
     "record_webhook_event",
+    "set_payouts_enabled_for_account",
     "set_provider_stripe_account",
     "upsert_provider_profile",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from missions.db.models import ProviderRow
 from missions.db.repositories._dialect import conflict_insert
 from missions.errors import InvalidInput
+from missions.text import Line, Paragraph
 
 # Ranking uses a Bayesian average: every provider counts as if they also had
 # RATING_PRIOR_WEIGHT reviews of RATING_PRIOR_MEAN stars, so that one 5-star review does not
@@ -40,8 +41,8 @@ class ProviderProfile(BaseModel):
 class ProviderProfileUpdate(BaseModel):
     """The fields a provider writes about themselves."""
 
-    display_name: str = Field(min_length=1, max_length=120)
-    presentation: str = Field(default="", max_length=4000)
+    display_name: Line = Field(min_length=1, max_length=120)
+    presentation: Paragraph = Field(default="", max_length=4000)
     photo_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 
@@ -137,6 +138,21 @@ def get_rating_summaries(session: Session, provider_ids: list[str]) -> dict[str,
         return {}
     rows = session.scalars(select(ProviderRow).where(ProviderRow.id.in_(set(provider_ids))))
     return {row.id: _public_profile(row).rating for row in rows}
+
+
+def set_payouts_enabled_for_account(
+    session: Session, account_id: str, payouts_enabled: bool, *, now: datetime | None = None
+) -> str | None:
+    """Store whether the connected account can receive payouts; return its provider's id.
+
+    Returns None when no provider has that account.
+    """
+    row = session.scalar(select(ProviderRow).where(ProviderRow.stripe_account_id == account_id))
+    if row is None:
+        return None
+    row.payouts_enabled = payouts_enabled
+    row.updated_at = now or datetime.now(UTC)
+    return row.id
 
 
 def get_provider_payout_account(session: Session, provider_id: str) -> tuple[str, bool] | None:
