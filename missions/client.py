@@ -39,6 +39,7 @@ from missions.contracts import (
     MissionInput,
     MissionRequest,
     MissionSnapshot,
+    MoveDeadlineInput,
     PaymentEvent,
     ResolveDisputeInput,
     ReviewInput,
@@ -200,6 +201,12 @@ class MissionsClient:
 
     async def submit_review(self, mission_id: str, data: ReviewInput) -> MissionSnapshot:
         return await self._update(mission_id, "submit_review", data, MissionSnapshot)
+
+    async def move_deadline(self, mission_id: str, data: MoveDeadlineInput) -> MissionSnapshot:
+        return await self._update(mission_id, "move_deadline", data, MissionSnapshot)
+
+    async def retry_payout(self, mission_id: str, data: ActorInput) -> MissionSnapshot:
+        return await self._update(mission_id, "retry_payout", data, MissionSnapshot)
 
     async def check(self, action: Action, actor: Actor, mission_id: str) -> MissionSnapshot:
         """Raise unless the actor may take an action that is not a workflow update."""

@@ -269,6 +269,24 @@ class ReviewInput(BaseModel):
     comment: Paragraph = Field(default="", max_length=2000)
 
 
+class DeadlineKind(StrEnum):
+    """The deadlines ops may move, each running in one state only."""
+
+    SELECTION = "selection"
+    PAYMENT = "payment"
+    CONFIRMATION = "confirmation"
+    REVIEW = "review"
+
+
+class MoveDeadlineInput(BaseModel):
+    """Ops move one running deadline to an absolute time; its reminder follows."""
+
+    actor: Actor
+    deadline: DeadlineKind
+    at: AwareDatetime
+    reason: Paragraph = Field(default="", max_length=2000)
+
+
 class ApplyResult(BaseModel):
     application_id: str
     snapshot: MissionSnapshot

@@ -28,6 +28,8 @@ class Action(StrEnum):
     CANCEL = "cancel"
     REVIEW = "review"
     POST_MESSAGE = "post_message"
+    MOVE_DEADLINE = "move_deadline"
+    RETRY_PAYOUT = "retry_payout"
 
 
 class Party(StrEnum):
@@ -93,6 +95,10 @@ RULES: dict[Action, dict[Party, frozenset[MissionState]]] = {
         Party.OTHER_PROVIDER: frozenset({S.OPEN}),
         Party.OPS: ALL_STATES,
     },
+    # Which deadline may move in which state is checked by the workflow, per deadline.
+    Action.MOVE_DEADLINE: {Party.OPS: LIVE_STATES},
+    # A late cancellation's share may still be owed once the mission is cancelled.
+    Action.RETRY_PAYOUT: {Party.OPS: ALL_STATES},
 }
 
 

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         Application,
         ApplicationStatus,
+        DeadlineKind,
         Deadlines,
         MissionInput,
         MissionSnapshot,
@@ -43,6 +44,13 @@ S = MissionState
 OPS_RECIPIENT = ("ops", Role.OPS)
 # Deadline fields whose name differs from their timer's kind.
 TIMER_FIELDS = {"payment_poll": "next_payment_poll"}
+# The state in which each deadline that ops may move is running.
+DEADLINE_STATES = {
+    DeadlineKind.SELECTION: S.OPEN,
+    DeadlineKind.PAYMENT: S.AWAITING_PAYMENT,
+    DeadlineKind.CONFIRMATION: S.COMPLETION_REQUESTED,
+    DeadlineKind.REVIEW: S.REVIEWING,
+}
 SETTLED_STATES = TERMINAL_STATES | {S.RELEASED, S.REVIEWING}
 
 

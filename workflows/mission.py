@@ -62,12 +62,12 @@ with workflow.unsafe.imports_passed_through():
         rejection,
         stripe_failure,
     )
-    from workflows.money_steps import MoneySteps
+    from workflows.ops_commands import OpsCommands
     from workflows.payouts import PayoutNext, PendingPayout
 
 
 @workflow.defn(name="MissionWorkflow")
-class MissionWorkflow(MoneySteps):
+class MissionWorkflow(OpsCommands):
     @workflow.init
     def __init__(self, data: MissionInput) -> None:
         now = workflow.now()
