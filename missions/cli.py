@@ -302,5 +302,13 @@ def _exit_without_finalizing(code: int) -> NoReturn:
     os._exit(code)
 
 
+# Registered last: the ops commands import this module's exit helper when they run.
+from missions.ops.cli import ops_app  # noqa: E402
+
+for registered in ops_app.registered_commands:
+    registered.cls = registered.cls or _Command
+app.add_typer(ops_app, name="ops", cls=_Group)
+
+
 if __name__ == "__main__":
     main()
