@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
 
 from missions.contracts import MissionSnapshot, Review, Role
 
@@ -81,10 +83,39 @@ class NotificationRequest(BaseModel):
     locale: str = "fr"
 
 
+class LedgerAccount(StrEnum):
+    """The accounts of one mission's double-entry ledger."""
+
+    # The client's card: credited by a capture, debited by a refund.
+    CLIENT_CARD = "client_card"
+    # Held on the platform's Stripe balance for the mission.
+    ESCROW = "escrow"
+    # Owed to the provider and not transferred yet.
+    PROVIDER_PAYABLE = "provider_payable"
+    # Transferred to the provider's connected account.
+    PROVIDER = "provider"
+    # Kept by the platform: the client fee, the commission and what a dispute leaves.
+    PLATFORM_REVENUE = "platform_revenue"
+
+
+class LedgerEntry(BaseModel):
+    """One balanced movement: `amount_minor` leaves `credit` and enters `debit`."""
+
+    # Unique per mission, so a retried projection writes each entry once.
+    key: str
+    kind: str
+    debit: LedgerAccount
+    credit: LedgerAccount
+    amount_minor: int = Field(gt=0)
+    currency: str
+    stripe_object_id: str | None = None
+
+
 class ProjectionInput(BaseModel):
     snapshot: MissionSnapshot
     event: str
     notifications: list[NotificationRequest] = []
+    ledger_entries: list[LedgerEntry] = []
 
 
 class PublishReviewsInput(BaseModel):

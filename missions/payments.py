@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import stripe
+from pydantic import BaseModel
 from stripe.params import AccountCreateParams
 
 from missions.activity_models import PaymentIntentInfo, RefundInfo, TransferInfo
@@ -211,3 +212,33 @@ class PaymentsGateway:
         )
         log.info("provider %s: created connected account %s", provider_id, account.id)
         return account.id, bool(account.payouts_enabled)
+
+
+class StripeTotals(BaseModel):
+    """What Stripe reports for one mission, in minor units."""
+
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    transferred_minor: int = 0
+
+
+def mission_totals(client: stripe.StripeClient, mission_id: str) -> StripeTotals:
+    """Add up the mission's PaymentIntents, refunds and net transfers as Stripe records them.
+
+    PaymentIntents are found by their `mission_id` metadata and transfers by their
+    `transfer_group`, so objects the ledger does not know about are counted too.
+    """
+    totals = StripeTotals()
+    intents = client.v1.payment_intents.search(
+        {"query": f"metadata['mission_id']:'{mission_id}'", "limit": 100}
+    )
+    for intent in intents.auto_paging_iter():
+        totals.captured_minor += intent.amount_received or 0
+        refunds = client.v1.refunds.list({"payment_intent": intent.id, "limit": 100})
+        for refund in refunds.auto_paging_iter():
+            if refund.status in ("succeeded", "pending"):
+                totals.refunded_minor += refund.amount
+    transfers = client.v1.transfers.list({"transfer_group": mission_id, "limit": 100})
+    for transfer in transfers.auto_paging_iter():
+        totals.transferred_minor += transfer.amount - (transfer.amount_reversed or 0)
+    return totals

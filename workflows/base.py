@@ -18,6 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from missions import money
     from missions import search_attributes as attrs
     from missions.activity_models import (
+        LedgerAccount,
+        LedgerEntry,
         NotificationRequest,
         ProjectionInput,
     )
@@ -41,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payouts import PendingPayout
 
 S = MissionState
+Acct = LedgerAccount
 OPS_RECIPIENT = ("ops", Role.OPS)
 # Deadline fields whose name differs from their timer's kind.
 TIMER_FIELDS = {"payment_poll": "next_payment_poll"}
@@ -83,6 +86,9 @@ class MissionBase:
     _pending_reviews: dict[Role, Review]
     _seen_payment_events: set[str]
     _payout: PendingPayout | None
+    _ledger: list[LedgerEntry]
+    _ledger_count: int
+    _revenue_booked: int
 
     def _changed_since(self, version: int) -> Callable[[], bool]:
         return lambda: self._version != version
@@ -231,6 +237,30 @@ class MissionBase:
     def _snapshot(self) -> MissionSnapshot:
         return self._s.model_copy(deep=True)
 
+    def _book(
+        self,
+        kind: str,
+        debit: LedgerAccount,
+        credit: LedgerAccount,
+        amount_minor: int,
+        stripe_object_id: str | None = None,
+    ) -> None:
+        """Queue one ledger entry; the next commit writes it with the read model."""
+        if amount_minor <= 0:
+            return
+        self._ledger_count += 1
+        self._ledger.append(
+            LedgerEntry(
+                key=f"{self._ledger_count}:{kind}",
+                kind=kind,
+                debit=debit,
+                credit=credit,
+                amount_minor=amount_minor,
+                currency=self._s.money.currency,
+                stripe_object_id=stripe_object_id,
+            )
+        )
+
     async def _commit(self, event: str) -> None:
         """Publish a change: search attributes, then the read model and its notifications."""
         self._version += 1
@@ -238,14 +268,24 @@ class MissionBase:
         # What the platform keeps is known only once nothing is held in escrow for a party.
         settled = self._s.state in SETTLED_STATES and self._payout is None
         self._s.money.platform_revenue_minor = self._held_minor() if settled else 0
+        if settled and self._held_minor() > self._revenue_booked:
+            revenue = self._held_minor() - self._revenue_booked
+            self._book("platform_revenue", Acct.PLATFORM_REVENUE, Acct.ESCROW, revenue)
+            self._revenue_booked += revenue
         self._upsert_search_attributes()
         notifications, self._notifications = self._notifications, []
+        ledger, self._ledger = self._ledger, []
         workflow.logger.info(
             "mission %s: %s, now %s", self._s.mission_id, event, self._s.state.value
         )
         await workflow.execute_activity(
             "project_mission",
-            ProjectionInput(snapshot=self._snapshot(), event=event, notifications=notifications),
+            ProjectionInput(
+                snapshot=self._snapshot(),
+                event=event,
+                notifications=notifications,
+                ledger_entries=ledger,
+            ),
             start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
             retry_policy=policies.DATABASE_WRITE,
         )

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         INVALID_PAYMENT_METHOD,
         ConfirmPaymentIntentInput,
         CreatePaymentIntentInput,
+        LedgerEntry,
         NotificationRequest,
         PaymentIntentInfo,
     )
@@ -92,6 +93,10 @@ class MissionWorkflow(OpsCommands):
         self._pending_reviews: dict[Role, Review] = {}
         self._seen_payment_events: set[str] = set()
         self._payout: PendingPayout | None = None
+        self._ledger: list[LedgerEntry] = []
+        self._ledger_count = 0
+        # Platform revenue already moved out of escrow in the ledger.
+        self._revenue_booked = 0
 
     @workflow.run
     async def run(self, data: MissionInput) -> MissionSnapshot:

@@ -18,7 +18,9 @@ with workflow.unsafe.imports_passed_through():
         PaymentIntentInfo,
         PaymentIntentRef,
         PublishReviewsInput,
+        RefundInfo,
         RefundInput,
+        TransferInfo,
         TransferInput,
     )
     from missions.contracts import (
@@ -29,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.base import (
         OPS_RECIPIENT,
+        Acct,
         MissionBase,
         S,
     )
@@ -46,6 +49,9 @@ class MoneySteps(MissionBase):
             return
         payment.charge_id = intent.charge_id
         self._s.money.captured_minor += intent.amount_minor
+        self._book(
+            "capture", Acct.ESCROW, Acct.CLIENT_CARD, intent.amount_minor, intent.payment_intent_id
+        )
         self._s.state = S.FUNDED
         self._s.deadlines.payment = None
         self._s.deadlines.next_payment_poll = None
@@ -99,7 +105,7 @@ class MoneySteps(MissionBase):
     async def _refund(self, amount_minor: int, purpose: str) -> None:
         if amount_minor <= 0:
             return
-        await workflow.execute_activity(
+        refund = await workflow.execute_activity(
             "refund",
             RefundInput(
                 mission_id=self._s.mission_id,
@@ -108,10 +114,14 @@ class MoneySteps(MissionBase):
                 currency=self._s.money.currency,
                 purpose=purpose,
             ),
+            result_type=RefundInfo,
             start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
             retry_policy=policies.STRIPE_MONEY_MOVE,
         )
         self._s.money.refunded_minor += amount_minor
+        self._book(
+            f"refund_{purpose}", Acct.CLIENT_CARD, Acct.ESCROW, amount_minor, refund.refund_id
+        )
 
     async def _start_payout(self, amount_minor: int, purpose: str, then: PayoutNext) -> None:
         if self._payout is not None:
@@ -129,6 +139,7 @@ class MoneySteps(MissionBase):
         self._s.deadlines.confirmation = None
         self._s.deadlines.confirmation_reminder = None
         self._payout = PendingPayout(amount_minor=amount_minor, purpose=purpose, then=then)
+        self._book(f"payable_{purpose}", Acct.PROVIDER_PAYABLE, Acct.ESCROW, amount_minor)
         await self._try_payout()
 
     async def _try_payout(self) -> None:
@@ -138,7 +149,7 @@ class MoneySteps(MissionBase):
             self._s.deadlines.payout_retry = None
             return
         try:
-            await workflow.execute_activity(
+            transfer = await workflow.execute_activity(
                 "transfer_to_provider",
                 TransferInput(
                     mission_id=self._s.mission_id,
@@ -148,6 +159,7 @@ class MoneySteps(MissionBase):
                     charge_id=self._payment().charge_id or "",
                     purpose=payout.purpose,
                 ),
+                result_type=TransferInfo,
                 start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
                 retry_policy=policies.STRIPE_MONEY_MOVE,
             )
@@ -191,6 +203,13 @@ class MoneySteps(MissionBase):
         )
         self._s.deadlines.payout_retry = None
         self._s.money.provider_payout_minor += payout.amount_minor
+        self._book(
+            f"transfer_{payout.purpose}",
+            Acct.PROVIDER,
+            Acct.PROVIDER_PAYABLE,
+            payout.amount_minor,
+            transfer.transfer_id,
+        )
         if payout.then is PayoutNext.CANCELLED:
             await self._commit("cancellation_share_paid")
             return

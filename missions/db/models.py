@@ -231,6 +231,26 @@ class NotificationRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class LedgerEntryRow(Base):
+    """One double-entry movement of a mission's money, written with the mission's projection."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("mission_id", "key"),)
+
+    id: Mapped[int] = mapped_column(AutoIncrementId, primary_key=True)
+    mission_id: Mapped[str] = mapped_column(
+        ForeignKey("missions.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    debit_account: Mapped[str] = mapped_column(String(32))
+    credit_account: Mapped[str] = mapped_column(String(32))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    stripe_object_id: Mapped[str | None] = mapped_column(String(STRIPE_ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class WebhookEventRow(Base):
     """A Stripe webhook event, kept so that a redelivered event is handled once."""
 

@@ -35,6 +35,7 @@ def test_downgrade_and_upgrade_again(db_url: str, db_engine: Engine) -> None:
         "alembic_version",
         "applications",
         "incidents",
+        "ledger_entries",
         "messages",
         "missions",
         "notifications",

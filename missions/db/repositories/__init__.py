@@ -1,5 +1,11 @@
 """Repository functions: each takes a `Session` and leaves committing to the caller."""
 
+from missions.db.repositories.ledger import (
+    account_balances,
+    ledger_mission_ids,
+    list_ledger_entries,
+    record_ledger_entries,
+)
 from missions.db.repositories.messages import MissionMessage, add_message, list_messages
 from missions.db.repositories.mission_list import (
     MissionPage,
@@ -52,6 +58,7 @@ __all__ = [
     "PublishResult",
     "PublishedReview",
     "RatingSummary",
+    "account_balances",
     "add_message",
     "add_provider_rating",
     "get_mission_row",
@@ -61,6 +68,8 @@ __all__ = [
     "get_provider_row",
     "get_rating_summaries",
     "is_webhook_event_processed",
+    "ledger_mission_ids",
+    "list_ledger_entries",
     "list_messages",
     "list_missions",
     "list_notifications",
@@ -71,6 +80,7 @@ __all__ = [
     "publish_reviews",
     "queue_notifications",
     "rating_score",
+    "record_ledger_entries",
     "record_webhook_event",
     "set_payouts_enabled_for_account",
     "set_provider_stripe_account",

@@ -12,6 +12,7 @@ from missions.activity_models import ProjectionInput
 from missions.contracts import MissionSnapshot
 from missions.db.models import ApplicationRow, IncidentRow, MissionRow
 from missions.db.repositories._dialect import conflict_insert
+from missions.db.repositories.ledger import record_ledger_entries
 from missions.db.repositories.outbox import queue_notifications
 
 # Columns that a newer snapshot must not change.
@@ -48,6 +49,8 @@ def project_mission(
     queued = queue_notifications(
         session, snapshot.mission_id, snapshot.request.title, data.notifications, now=now
     )
+    # Money movements are facts whatever the snapshot's age, like notifications.
+    record_ledger_entries(session, snapshot.mission_id, data.ledger_entries, now=now)
     return ProjectionResult(mission_updated=mission_updated, notifications_queued=queued)
 
 
