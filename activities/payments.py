@@ -72,6 +72,19 @@ def _call_stripe(mission_id: str, operation: str, call: Callable[[], T]) -> T:
         ) from error
     except stripe.InvalidRequestError as error:
         code = error.code or "invalid_request"
+        if code == "balance_insufficient":
+            # Pending funds become available over time, so this one is worth retrying.
+            activity.logger.warning(
+                "mission %s: %s waits for available balance: %s",
+                mission_id,
+                operation,
+                error.user_message,
+            )
+            raise ApplicationError(
+                f"{operation} for mission {mission_id} waits for available balance",
+                {"stripe_code": code},
+                type="stripe_balance_insufficient",
+            ) from error
         if code == "resource_missing" and error.param == "payment_method":
             activity.logger.info(
                 "mission %s: %s named an unknown PaymentMethod", mission_id, operation

@@ -8,6 +8,7 @@ replays Stripe's first answer instead of charging, refunding or paying twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import stripe
@@ -36,6 +37,18 @@ def build_stripe_client(settings: Settings) -> stripe.StripeClient:
 def idempotency_key(scope: str, operation: str, *parts: object) -> str:
     """Build a key such as `mission-…:refund:dispute:pi_123:6900`."""
     return ":".join([scope, operation, *(str(part) for part in parts)])
+
+
+def _purpose(metadata: object) -> str | None:
+    """Return the `purpose` this project writes in a Stripe object's metadata."""
+    # In stripe 16 the SDK's objects are not dicts, so convert before reading.
+    to_dict = getattr(metadata, "to_dict", None)
+    if callable(to_dict):
+        metadata = to_dict()
+    if not isinstance(metadata, Mapping):
+        return None
+    value = metadata.get("purpose")
+    return value if isinstance(value, str) else None
 
 
 def _intent_info(intent: stripe.PaymentIntent) -> PaymentIntentInfo:
@@ -142,6 +155,18 @@ class PaymentsGateway:
         self, *, mission_id: str, payment_intent_id: str, amount_minor: int, purpose: str
     ) -> RefundInfo:
         key = idempotency_key(mission_id, "refund", purpose, payment_intent_id, amount_minor)
+        existing = self._find_refund(payment_intent_id, purpose, amount_minor)
+        if existing is not None:
+            log.info(
+                "mission %s: refund %s (%s) already exists as %s",
+                mission_id,
+                amount_minor,
+                purpose,
+                existing.id,
+            )
+            return RefundInfo(
+                refund_id=existing.id, amount_minor=existing.amount, status=existing.status or ""
+            )
         refund = self._stripe.v1.refunds.create(
             {
                 "payment_intent": payment_intent_id,
@@ -169,6 +194,18 @@ class PaymentsGateway:
         # The destination stays out of the key on purpose: if a provider changes account
         # between retries, Stripe answers with an idempotency error instead of paying twice.
         key = idempotency_key(mission_id, "transfer", purpose, amount_minor)
+        existing = self._find_transfer(mission_id, purpose, amount_minor)
+        if existing is not None:
+            log.info(
+                "mission %s: transfer %s (%s) already exists as %s",
+                mission_id,
+                amount_minor,
+                purpose,
+                existing.id,
+            )
+            return TransferInfo(
+                transfer_id=existing.id, amount_minor=existing.amount, destination=destination
+            )
         transfer = self._stripe.v1.transfers.create(
             {
                 "amount": amount_minor,
@@ -191,6 +228,27 @@ class PaymentsGateway:
         return TransferInfo(
             transfer_id=transfer.id, amount_minor=transfer.amount, destination=destination
         )
+
+    # Stripe keeps idempotency keys for at least 24 hours only. A retry after that would
+    # create a second object, so money moves first look for the one an earlier attempt made.
+
+    def _find_refund(
+        self, payment_intent_id: str, purpose: str, amount_minor: int
+    ) -> stripe.Refund | None:
+        refunds = self._stripe.v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100})
+        for refund in refunds.auto_paging_iter():
+            if _purpose(refund.metadata) == purpose and refund.amount == amount_minor:
+                return refund
+        return None
+
+    def _find_transfer(
+        self, mission_id: str, purpose: str, amount_minor: int
+    ) -> stripe.Transfer | None:
+        transfers = self._stripe.v1.transfers.list({"transfer_group": mission_id, "limit": 100})
+        for transfer in transfers.auto_paging_iter():
+            if _purpose(transfer.metadata) == purpose and transfer.amount == amount_minor:
+                return transfer
+        return None
 
     def payouts_enabled(self, account_id: str) -> bool:
         """Return whether the connected account can receive transfers now."""
