@@ -142,6 +142,8 @@ class Money(BaseModel):
     refunded_minor: int = 0
     provider_payout_minor: int = 0
     platform_revenue_minor: int = 0
+    # Taken back by the card network through a chargeback.
+    charged_back_minor: int = 0
     declined_attempts: int = 0
 
 
@@ -309,3 +311,13 @@ class PaymentEvent(BaseModel):
     charge_id: str | None = None
     amount_minor: int = 0
     decline_code: str | None = None
+
+
+class ChargebackEvent(BaseModel):
+    """A card-network dispute of the mission's charge, from Stripe's `charge.dispute.created`."""
+
+    event_id: str
+    dispute_id: str
+    payment_intent_id: str
+    amount_minor: int = Field(gt=0)
+    reason: str = ""

@@ -36,6 +36,7 @@ class MissionCheck:
 class LedgerTotals:
     captured_minor: int
     refunded_minor: int
+    charged_back_minor: int
     transferred_minor: int
     escrow_minor: int
     platform_revenue_minor: int
@@ -43,10 +44,14 @@ class LedgerTotals:
 
 def ledger_totals(rows: list[LedgerEntryRow]) -> LedgerTotals:
     balances = account_balances(rows)
-    captured = sum(row.amount_minor for row in rows if row.kind == "capture")
+
+    def total(*kinds: str) -> int:
+        return sum(row.amount_minor for row in rows if row.kind.startswith(kinds))
+
     return LedgerTotals(
-        captured_minor=captured,
-        refunded_minor=balances[LedgerAccount.CLIENT_CARD] + captured,
+        captured_minor=total("capture"),
+        refunded_minor=total("refund_"),
+        charged_back_minor=total("chargeback"),
         transferred_minor=balances[LedgerAccount.PROVIDER],
         escrow_minor=balances[LedgerAccount.ESCROW],
         platform_revenue_minor=balances[LedgerAccount.PLATFORM_REVENUE],
@@ -58,6 +63,12 @@ def _compare(problems: list[str], what: str, expected: int, found: int, source: 
         problems.append(
             f"{what}: ledger {expected}, {source} {found} (difference {found - expected})"
         )
+
+
+def _charged_back(mission: MissionRow) -> int:
+    money = (mission.snapshot or {}).get("money") or {}
+    value = money.get("charged_back_minor", 0)
+    return value if isinstance(value, int) else 0
 
 
 def check_mission(
@@ -81,6 +92,7 @@ def check_mission(
         ("refunded", totals.refunded_minor, mission.refunded_minor),
         ("paid to provider", totals.transferred_minor, mission.provider_payout_minor),
         ("platform revenue", totals.platform_revenue_minor, mission.platform_revenue_minor),
+        ("charged back", totals.charged_back_minor, _charged_back(mission)),
     )
     for what, in_ledger, in_mission in recorded:
         _compare(result.problems, what, in_ledger, in_mission, "mission")

@@ -160,7 +160,7 @@ class MissionBase:
 
     def _held_minor(self) -> int:
         m = self._s.money
-        return m.captured_minor - m.refunded_minor - m.provider_payout_minor
+        return m.captured_minor - m.refunded_minor - m.provider_payout_minor - m.charged_back_minor
 
     def _guard(self, action: Action, actor: Actor) -> Party:
         try:

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ApplyInput,
         ApplyResult,
         CancelInput,
+        ChargebackEvent,
         ConfirmPaymentInput,
         Deadlines,
         Dispute,
@@ -59,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import (
         OPS_RECIPIENT,
         TIMER_FIELDS,
+        Acct,
         S,
         rejection,
         stripe_failure,
@@ -600,6 +602,70 @@ class MissionWorkflow(OpsCommands):
                     self._s.mission_id,
                     event.decline_code,
                 )
+
+    @workflow.signal
+    async def chargeback(self, event: ChargebackEvent) -> None:
+        """Freeze the funds like a dispute before release; after it, record the loss."""
+        async with self._lock:
+            if event.event_id in self._seen_payment_events:
+                return
+            self._seen_payment_events.add(event.event_id)
+            workflow.logger.warning(
+                "mission %s: chargeback %s of %s on %s (%s)",
+                self._s.mission_id,
+                event.dispute_id,
+                event.amount_minor,
+                event.payment_intent_id,
+                event.reason,
+            )
+            self._s.needs_attention = True
+            self._s.money.charged_back_minor += event.amount_minor
+            if self._s.state in (S.FUNDED, S.COMPLETION_REQUESTED, S.DISPUTED):
+                await self._freeze_for_chargeback(event)
+                return
+            # Released already: the card network takes the money from the platform's balance.
+            self._book(
+                "chargeback_loss",
+                Acct.CLIENT_CARD,
+                Acct.PLATFORM_REVENUE,
+                event.amount_minor,
+                event.dispute_id,
+            )
+            self._revenue_booked -= event.amount_minor
+            self._notify("dispute_opened", [OPS_RECIPIENT], reason=f"chargeback {event.dispute_id}")
+            await self._commit("chargeback_after_release")
+
+    async def _freeze_for_chargeback(self, event: ChargebackEvent) -> None:
+        payout = self._payout
+        if payout is not None:
+            # The owed payout goes back to escrow: the card network decides where it goes.
+            self._payout = None
+            self._s.payout_pending = False
+            self._s.deadlines.payout_retry = None
+            self._book(
+                f"payable_{payout.purpose}_cancelled",
+                Acct.ESCROW,
+                Acct.PROVIDER_PAYABLE,
+                payout.amount_minor,
+            )
+        self._book(
+            "chargeback", Acct.CLIENT_CARD, Acct.ESCROW, event.amount_minor, event.dispute_id
+        )
+        if self._s.state is not S.DISPUTED:
+            self._s.state = S.DISPUTED
+            self._s.dispute = Dispute(
+                opened_by=Actor(user_id="card-network", role=Role.OPS),
+                reason=f"chargeback {event.dispute_id}: {event.reason or 'no reason given'}",
+                opened_at=workflow.now(),
+            )
+        self._s.deadlines.confirmation = None
+        self._s.deadlines.confirmation_reminder = None
+        self._notify(
+            "dispute_opened",
+            [self._client(), self._provider(), OPS_RECIPIENT],
+            reason=f"chargeback {event.dispute_id}",
+        )
+        await self._commit("chargeback_opened")
 
     @workflow.query
     def snapshot(self) -> MissionSnapshot:
