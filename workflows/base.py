@@ -237,6 +237,17 @@ class MissionBase:
     def _snapshot(self) -> MissionSnapshot:
         return self._s.model_copy(deep=True)
 
+    async def _money_step_failed(self, error: ActivityError, what: str) -> ApplicationError:
+        """Flag the mission for ops after Stripe finally rejected a money step.
+
+        Returns the error the update ends with; whatever moved before the failure stays
+        recorded, so ops see exactly where the mission stopped.
+        """
+        workflow.logger.error("mission %s: %s failed: %s", self._s.mission_id, what, error.cause)
+        self._s.needs_attention = True
+        await self._commit("money_step_failed")
+        return stripe_failure(error, what)
+
     def _book(
         self,
         kind: str,

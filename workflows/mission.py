@@ -447,7 +447,7 @@ class MissionWorkflow(OpsCommands):
             try:
                 await self._refund(data.refund_minor, "dispute")
             except ActivityError as error:
-                raise stripe_failure(error, "refunding the client") from error
+                raise await self._money_step_failed(error, "refunding the client") from error
             self._notify(
                 "dispute_resolved",
                 [self._client(), self._provider()],
@@ -521,10 +521,14 @@ class MissionWorkflow(OpsCommands):
             elif self._s.state is S.AWAITING_PAYMENT:
                 self._back_to_open(withdrawn=party is Party.SELECTED_PROVIDER)
                 await self._commit("mission_reopened")
-            elif party is Party.SELECTED_PROVIDER:
-                await self._provider_withdraws()
             else:
-                await self._client_cancels_funded(data.actor)
+                try:
+                    if party is Party.SELECTED_PROVIDER:
+                        await self._provider_withdraws()
+                    else:
+                        await self._client_cancels_funded(data.actor)
+                except ActivityError as error:
+                    raise await self._money_step_failed(error, "cancelling") from error
             return self._snapshot()
 
     @cancel.validator
