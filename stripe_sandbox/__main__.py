@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from .app import create_app
 from .config import SandboxConfig
+from .faults import FaultPlan
 
 logger = logging.getLogger("stripe_sandbox")
 
@@ -49,6 +50,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Seconds before charged funds move from pending to available (default: 0).",
     )
     parser.add_argument(
+        "--idempotency-ttl-seconds",
+        type=int,
+        default=24 * 3600,
+        help="Seconds an Idempotency-Key is remembered before the same key creates a new "
+        "object (default: 86400, as on Stripe).",
+    )
+    parser.add_argument(
+        "--dispute-after-seconds",
+        type=int,
+        default=0,
+        help="Seconds after a pm_card_createDispute payment before its dispute opens (default: 0).",
+    )
+    parser.add_argument(
+        "--fault-plan",
+        type=Path,
+        help="JSON file with a fault plan such as "
+        '{"rules": [{"path": "/v1/transfers", "kind": "http_500", "every": 3}]}; '
+        "none if unset. /_sandbox/faults changes it at runtime.",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
@@ -66,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("Missing API key: pass --api-key or set STRIPE_SANDBOX_API_KEY")
         return 2
     try:
+        faults = FaultPlan()
+        if args.fault_plan is not None:
+            faults = FaultPlan.model_validate_json(args.fault_plan.read_bytes())
         config = SandboxConfig(
             host=args.host,
             port=args.port,
@@ -74,7 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             webhook_secret=args.webhook_secret,
             state_file=args.state_file,
             available_after_seconds=args.available_after_seconds,
+            idempotency_ttl_seconds=args.idempotency_ttl_seconds,
+            dispute_after_seconds=args.dispute_after_seconds,
+            faults=faults,
         )
+    except OSError as error:
+        logger.error("Cannot read the fault plan %s: %s", args.fault_plan, error)
+        return 2
     except ValidationError as error:
         # Without the inputs, because pydantic would echo the API key and secret.
         problems = "; ".join(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,14 +14,19 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import balance, charges, connect, events, payments, refunds, transfers
+from . import balance, charges, connect, disputes, events, payments, refunds, transfers
+from .admin import add_admin_routes
+from .auth import authenticate
 from .config import SandboxConfig
 from .context import ApiRequest, Clock, Handler, SandboxContext
 from .errors import API_ERROR, StripeAPIError, invalid_request
 from .events import request_scope
 from .expand import expand
+from .fault_middleware import FaultMiddleware
+from .faults import FaultInjector
 from .forms import Params, decode_form
 from .idempotency import IdempotencyManager
+from .responses import add_headers, error_response, json_response
 from .store import new_id
 
 logger = logging.getLogger(__name__)
@@ -42,6 +46,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/payment_methods/{id}", charges.retrieve_payment_method),
     ("GET", "/v1/charges", charges.list_charges),
     ("GET", "/v1/charges/{charge}", charges.retrieve_charge),
+    ("GET", "/v1/disputes", disputes.list_disputes),
+    ("GET", "/v1/disputes/{dispute}", disputes.retrieve_dispute),
     ("POST", "/v1/refunds", refunds.create_refund),
     ("GET", "/v1/refunds", refunds.list_refunds),
     ("GET", "/v1/refunds/{refund}", refunds.retrieve_refund),
@@ -65,27 +71,42 @@ ROUTES: list[tuple[str, str, Handler]] = [
 def create_app(config: SandboxConfig, clock: Clock | None = None) -> FastAPI:
     """Build the sandbox application; `clock` (Unix seconds) defaults to the wall clock.
 
-    The context is available as `app.state.sandbox` for tests and tooling.
+    The context is available as `app.state.sandbox`, and the fault injector as
+    `app.state.faults`, for tests and tooling.
     """
     ctx = SandboxContext(config, clock)
     idempotency = IdempotencyManager(ctx)
+    injector = FaultInjector(config.faults)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info(
-            "Stripe sandbox starting: webhooks=%s state_file=%s available_after_seconds=%d",
+            "Stripe sandbox starting: webhooks=%s state_file=%s available_after_seconds=%d "
+            "dispute_after_seconds=%d fault_rules=%d",
             config.webhook_url or "off",
             config.state_file or "none",
             config.available_after_seconds,
+            config.dispute_after_seconds,
+            len(config.faults.rules),
         )
         if ctx.dispatcher is not None:
             pending = ctx.events.pending_deliveries()
             await ctx.dispatcher.start()
             for delivery in pending:
                 ctx.dispatcher.enqueue(delivery)
+        # Without a delay, disputes open right after the request that paid.
+        opener = (
+            asyncio.create_task(_open_disputes_periodically(ctx), name="dispute-opener")
+            if config.dispute_after_seconds
+            else None
+        )
         try:
             yield
         finally:
+            if opener is not None:
+                opener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await opener
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
             ctx.store.save()
@@ -95,6 +116,9 @@ def create_app(config: SandboxConfig, clock: Clock | None = None) -> FastAPI:
         title="Stripe sandbox", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.sandbox = ctx
+    app.state.faults = injector
+    app.add_middleware(FaultMiddleware, injector=injector, config=config)
+    add_admin_routes(app, config, injector)
 
     for method, path, handler in ROUTES:
         app.add_api_route(
@@ -108,16 +132,34 @@ def create_app(config: SandboxConfig, clock: Clock | None = None) -> FastAPI:
             f"Unrecognized request URL ({request.method}: {request.url.path}). The sandbox "
             "implements only part of Stripe's API; see the stripe_sandbox package docs."
         )
-        return _error_response(StripeAPIError(404, message), new_id("req", 14))
+        return error_response(StripeAPIError(404, message), new_id("req", 14))
 
     return app
+
+
+# Seconds between checks for disputes whose delay has passed.
+DISPUTE_POLL_SECONDS = 0.2
+
+
+async def _open_disputes_periodically(ctx: SandboxContext) -> None:
+    """Open due disputes while no API call does, so their webhooks go out on time."""
+    while True:
+        await asyncio.sleep(DISPUTE_POLL_SECONDS)
+        try:
+            with ctx.store.lock:
+                if disputes.open_due_disputes(ctx):
+                    ctx.store.save()
+        except Exception:
+            logger.exception(
+                "Opening due disputes failed; retrying in %.1f s", DISPUTE_POLL_SECONDS
+            )
 
 
 def _make_endpoint(ctx: SandboxContext, idempotency: IdempotencyManager, handler: Handler) -> Any:
     async def endpoint(request: Request) -> Response:
         request_id = new_id("req", 14)
         try:
-            api_key = _authenticate(request, ctx.config)
+            api_key = authenticate(request, ctx.config)
             if request.headers.get("stripe-account"):
                 raise invalid_request(
                     "The sandbox does not support the Stripe-Account header; it acts only "
@@ -135,7 +177,7 @@ def _make_endpoint(ctx: SandboxContext, idempotency: IdempotencyManager, handler
             if request.method == "POST" and api_request.idempotency_key:
                 return await _run_idempotent(ctx, idempotency, handler, api_request, api_key)
             status, body = _execute(ctx, handler, api_request)
-            return _json_response(status, body, request_id, api_request.idempotency_key)
+            return json_response(status, body, request_id, api_request.idempotency_key)
         except StripeAPIError as error:
             logger.info(
                 "%s %s -> %d %s: %s (request %s)",
@@ -146,7 +188,7 @@ def _make_endpoint(ctx: SandboxContext, idempotency: IdempotencyManager, handler
                 error.message,
                 request_id,
             )
-            return _error_response(error, request_id)
+            return error_response(error, request_id)
         except Exception:
             logger.exception(
                 "Unexpected error in %s %s (request %s)",
@@ -159,7 +201,7 @@ def _make_endpoint(ctx: SandboxContext, idempotency: IdempotencyManager, handler
                 "The sandbox failed unexpectedly; its log has the traceback.",
                 error_type=API_ERROR,
             )
-            return _error_response(failure, request_id)
+            return error_response(failure, request_id)
 
     return endpoint
 
@@ -188,7 +230,7 @@ async def _run_idempotent(
             response = Response(
                 record["body"], status_code=record["status"], media_type="application/json"
             )
-            _add_headers(response, request.request_id, request.idempotency_key)
+            add_headers(response, request.request_id, request.idempotency_key)
             response.headers["Idempotent-Replayed"] = "true"
             response.headers["Original-Request"] = record["request_id"]
             return response
@@ -208,55 +250,31 @@ async def _run_idempotent(
                 )
             raise
         idempotency.remember(scope, status=status, body=body, **remember)
-        return _json_response(status, body, request.request_id, request.idempotency_key)
+        return json_response(status, body, request.request_id, request.idempotency_key)
 
 
 def _execute(ctx: SandboxContext, handler: Handler, request: ApiRequest) -> tuple[int, str]:
     """Run `handler` atomically under the store lock and return status and JSON body."""
     writes = request.method != "GET"
-    with ctx.store.lock, request_scope(request.request_id, request.idempotency_key):
+    with ctx.store.lock:
         balance.settle(ctx)
+        opened = disputes.open_due_disputes(ctx)
         try:
-            result = handler(ctx, request)
-            try:
-                expanded = expand(result, request.params.expand(), ctx.store)
-            except StripeAPIError as error:
-                # The write already happened, so a retry must get this response again.
-                error.replayable = writes
-                raise
-            return 200, json.dumps(expanded)
+            with request_scope(request.request_id, request.idempotency_key):
+                result = handler(ctx, request)
+                try:
+                    expanded = expand(result, request.params.expand(), ctx.store)
+                except StripeAPIError as error:
+                    # The write already happened, so a retry must get this response again.
+                    error.replayable = writes
+                    raise
+                return 200, json.dumps(expanded)
         finally:
-            if writes:
+            # After the response body is built and outside the request's scope, because
+            # a dispute is the cardholder's doing, not part of the payment request.
+            opened += disputes.open_due_disputes(ctx)
+            if writes or opened:
                 ctx.store.save()
-
-
-def _authenticate(request: Request, config: SandboxConfig) -> str:
-    """Return the API key of the request, or raise 401 as Stripe does."""
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    api_key = ""
-    if scheme.lower() == "bearer":
-        api_key = credentials.strip()
-    elif scheme.lower() == "basic":
-        # curl -u sk_test_...: sends the key as the Basic user name.
-        try:
-            api_key = base64.b64decode(credentials).decode().partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
-            api_key = ""
-    if not api_key:
-        raise StripeAPIError(
-            401,
-            "No API key provided. Send it as 'Authorization: Bearer <secret key>'.",
-        )
-    expected = config.api_key.get_secret_value()
-    if not hmac.compare_digest(api_key.encode(), expected.encode()):
-        raise StripeAPIError(401, f"Invalid API Key provided: {_mask(api_key)}")
-    return api_key
-
-
-def _mask(api_key: str) -> str:
-    prefix = "_".join(api_key.split("_")[:2]) + "_" if api_key.count("_") >= 2 else ""
-    return prefix + "*" * max(len(api_key) - len(prefix) - 4, 0) + api_key[-4:]
 
 
 async def _decode_params(request: Request) -> dict[str, Any]:
@@ -274,26 +292,3 @@ async def _decode_params(request: Request) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise invalid_request("The request body is not valid UTF-8.") from None
     return decode_form(pairs)
-
-
-def _add_headers(response: Response, request_id: str, idempotency_key: str | None) -> None:
-    response.headers["Request-Id"] = request_id
-    if idempotency_key:
-        response.headers["Idempotency-Key"] = idempotency_key
-
-
-def _json_response(
-    status: int, body: str, request_id: str, idempotency_key: str | None
-) -> Response:
-    response = Response(body, status_code=status, media_type="application/json")
-    _add_headers(response, request_id, idempotency_key)
-    return response
-
-
-def _error_response(error: StripeAPIError, request_id: str) -> Response:
-    response = Response(
-        json.dumps(error.to_body()), status_code=error.status, media_type="application/json"
-    )
-    _add_headers(response, request_id, None)
-    response.headers.update(error.headers)
-    return response

@@ -2,8 +2,9 @@
 
 Every movement of platform money is a balance transaction with an `available_on` time:
 charges add funds that stay pending for `available_after_seconds`, while refunds,
-transfers and transfer reversals move funds at once. The balance sums the transactions
-per currency and splits them by whether `available_on` has passed. Fees are always 0.
+disputes, transfers and transfer reversals move funds at once. The balance sums the
+transactions per currency and splits them by whether `available_on` has passed. Fees
+are always 0.
 
 A transfer with `source_transaction` takes its funds from that charge, so its debit
 shares the charge's `available_on` and reduces the pending balance while the charge is
@@ -19,8 +20,10 @@ from .listing import paginate
 if TYPE_CHECKING:
     from .context import ApiRequest, SandboxContext
 
-# Stripe's reporting category for each balance transaction type used here.
+# Stripe's reporting category for each balance transaction type used here. Stripe
+# records a dispute's withdrawal as an `adjustment` in the `dispute` category.
 _REPORTING_CATEGORIES = {
+    "adjustment": "dispute",
     "charge": "charge",
     "refund": "refund",
     "transfer": "transfer",
@@ -59,6 +62,23 @@ def create_balance_transaction(
         "type": transaction_type,
     }
     return ctx.store.insert("balance_transaction", transaction)
+
+
+def debit_available_on(ctx: SandboxContext, charge: dict[str, Any], amount: int) -> int:
+    """Return when a debit of `amount` against `charge` (a refund or dispute) settles.
+
+    The available balance pays when it covers the amount. Otherwise the debit takes the
+    charge's own funds and settles with them, pending or not.
+    NOTE: Stripe instead keeps such a refund `pending` (pending_reason `charge_pending`
+    or `insufficient_funds`) or debits the bank account; sandbox refunds always succeed.
+    How Stripe debits a dispute that the available balance does not cover is not
+    modeled: the sandbox takes the charge's funds, as for a refund.
+    """
+    now = ctx.now()
+    if available_amount(ctx, charge["currency"]) >= amount:
+        return now
+    charge_transaction = ctx.store.require("balance_transaction", charge["balance_transaction"])
+    return max(now, charge_transaction["available_on"])
 
 
 def settle(ctx: SandboxContext) -> None:

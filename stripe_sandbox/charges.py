@@ -2,7 +2,9 @@
 
 Test PaymentMethod ids (see TEST_CARDS) behave like Stripe's test cards of the same
 name: paying with one stores a new `pm_...` PaymentMethod whose card fingerprint names
-the test card, so paying again with the stored id behaves the same way.
+the test card, so paying again with the stored id behaves the same way. A charge keeps
+that fingerprint in `payment_method_details`, so `disputes` can tell which charges a
+cardholder disputes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class SandboxCard:
     brand: str
     last4: str
     decline: Decline | None = None
+    # The payment succeeds, then the cardholder disputes it as fraudulent.
+    disputed: bool = False
 
 
 # Test PaymentMethod ids, named as in Stripe's testing docs.
@@ -38,6 +42,7 @@ TEST_CARDS: dict[str, SandboxCard] = {
     "pm_card_visa": SandboxCard("visa", "4242"),
     "pm_card_mastercard": SandboxCard("mastercard", "4444"),
     "pm_card_amex": SandboxCard("amex", "8431"),
+    "pm_card_createDispute": SandboxCard("visa", "0259", disputed=True),
     "pm_card_chargeDeclined": SandboxCard(
         "visa", "0002", Decline("card_declined", "generic_decline", "The card was declined.")
     ),
@@ -72,6 +77,11 @@ _CARDS_BY_FINGERPRINT = {_fingerprint(name): card for name, card in TEST_CARDS.i
 def card_for(payment_method: dict[str, Any]) -> SandboxCard:
     """Return the test card behind a stored PaymentMethod."""
     return _CARDS_BY_FINGERPRINT[payment_method["card"]["fingerprint"]]
+
+
+def card_for_charge(charge: dict[str, Any]) -> SandboxCard:
+    """Return the test card that paid `charge`."""
+    return _CARDS_BY_FINGERPRINT[charge["payment_method_details"]["card"]["fingerprint"]]
 
 
 def resolve_payment_method(ctx: SandboxContext, payment_method_id: str) -> dict[str, Any]:
@@ -168,7 +178,6 @@ def build_charge(
         "customer": None,
         "description": intent["description"],
         "destination": None,
-        "dispute": None,
         "disputed": False,
         "failure_balance_transaction": None,
         "failure_code": decline.code if decline else None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from .faults import FaultPlan
+
 # API version that stripe-python 16.1 pins. Events carry it in `api_version`.
 DEFAULT_API_VERSION = "2026-10-28.endive"
 
@@ -33,6 +35,15 @@ class SandboxConfig(BaseModel):
         default=0,
         ge=0,
         description="Seconds before a charge's funds move from pending to available balance.",
+    )
+    dispute_after_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds after a pm_card_createDispute charge before its dispute opens.",
+    )
+    faults: FaultPlan = Field(
+        default_factory=FaultPlan,
+        description="Fault rules installed at start; /_sandbox/faults changes them at runtime.",
     )
     default_currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
     api_version: str = DEFAULT_API_VERSION

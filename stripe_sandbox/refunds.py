@@ -1,10 +1,10 @@
-"""Refunds of succeeded charges, whole or partial; they always succeed at once."""
+"""Refunds of succeeded, undisputed charges, whole or partial; they always succeed at once."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .balance import available_amount, create_balance_transaction
+from .balance import create_balance_transaction, debit_available_on
 from .errors import invalid_request, parameter_missing
 from .forms import apply_metadata
 from .listing import paginate
@@ -49,7 +49,7 @@ def create_refund(ctx: SandboxContext, request: ApiRequest) -> dict[str, Any]:
         currency=charge["currency"],
         transaction_type="refund",
         source=refund_id,
-        available_on=_refund_available_on(ctx, charge, amount),
+        available_on=debit_available_on(ctx, charge, amount),
         description=f"REFUND FOR CHARGE ({charge['id']})",
     )
     refund = {
@@ -77,21 +77,6 @@ def create_refund(ctx: SandboxContext, request: ApiRequest) -> dict[str, Any]:
     ctx.events.record("refund.created", refund)
     ctx.events.record("charge.refunded", charge, previous_attributes=previous)
     return refund
-
-
-def _refund_available_on(ctx: SandboxContext, charge: dict[str, Any], amount: int) -> int:
-    """Return when the refund's debit settles.
-
-    The available balance pays when it covers the amount. Otherwise the refund takes the
-    charge's own funds and settles with them, pending or not.
-    NOTE: Stripe instead keeps such a refund `pending` (pending_reason `charge_pending`
-    or `insufficient_funds`) or debits the bank account; sandbox refunds always succeed.
-    """
-    now = ctx.now()
-    if available_amount(ctx, charge["currency"]) >= amount:
-        return now
-    charge_transaction = ctx.store.require("balance_transaction", charge["balance_transaction"])
-    return max(now, charge_transaction["available_on"])
 
 
 def _refundable_charge(
@@ -127,6 +112,14 @@ def _refundable_charge(
         raise invalid_request(
             f"Charge {charge['id']} has status {charge['status']} and cannot be refunded.",
             code="charge_not_refundable",
+            param="charge",
+        )
+    if charge["disputed"]:
+        # A chargeback has already taken the funds back, so Stripe rejects the refund.
+        raise invalid_request(
+            f"Charge {charge['id']} has been charged back (disputed) and cannot be "
+            "refunded. Handle the dispute instead.",
+            code="charge_disputed",
             param="charge",
         )
     return charge

@@ -30,6 +30,7 @@ PREFIXES: dict[str, str] = {
     "account": "acct",
     "balance_transaction": "txn",
     "charge": "ch",
+    "dispute": "dp",
     "event": "evt",
     "payment_intent": "pi",
     "payment_method": "pm",

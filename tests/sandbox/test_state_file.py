@@ -93,10 +93,25 @@ def test_cli_rejects_webhook_url_without_secret(
     assert API_KEY not in caplog.text
 
 
+def test_cli_rejects_invalid_fault_plan(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    plan_file = tmp_path / "faults.json"
+    plan_file.write_text(json.dumps({"rules": [{"path": "/v1/refunds", "kind": "disk_full"}]}))
+
+    invalid = main(["--api-key", API_KEY, "--fault-plan", str(plan_file)])
+    missing = main(["--api-key", API_KEY, "--fault-plan", str(tmp_path / "missing.json")])
+
+    assert invalid == 2
+    assert "rules.0.kind" in caplog.text
+    assert missing == 2
+    assert "Cannot read the fault plan" in caplog.text
+
+
 def test_cli_serves_the_api(tmp_path: Path) -> None:
     with loopback_socket() as sock:
         port = sock.getsockname()[1]
     state_file = tmp_path / "cli-state.json"
+    plan_file = tmp_path / "faults.json"
+    plan_file.write_text(json.dumps({"rules": [{"path": "/v1/refunds", "kind": "rate_limit"}]}))
     command = [
         sys.executable,
         "-m",
@@ -107,6 +122,12 @@ def test_cli_serves_the_api(tmp_path: Path) -> None:
         API_KEY,
         "--state-file",
         str(state_file),
+        "--fault-plan",
+        str(plan_file),
+        "--dispute-after-seconds",
+        "5",
+        "--idempotency-ttl-seconds",
+        "60",
         "--log-level",
         "warning",
     ]
@@ -115,6 +136,11 @@ def test_cli_serves_the_api(tmp_path: Path) -> None:
         response = _get_when_ready(f"http://127.0.0.1:{port}/v1/balance", process)
         assert response.status_code == 200
         assert response.json()["object"] == "balance"
+        faults = httpx.get(
+            f"http://127.0.0.1:{port}/_sandbox/faults",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+        assert faults.json()["rules"][0]["kind"] == "rate_limit"
     finally:
         process.terminate()
         process.wait(timeout=10)
