@@ -367,7 +367,12 @@ class MissionWorkflow(OpsCommands):
                             payment_method=data.payment_method,
                         )
                     ) from error
-                raise stripe_failure(error, "confirming the payment") from error
+                # The payment may have gone through although its answer was lost, or an
+                # earlier attempt already paid; Stripe's own record decides.
+                current = await self._retrieve_intent()
+                if current.status != "succeeded":
+                    raise stripe_failure(error, "confirming the payment") from error
+                intent = current
             await self._apply_intent(intent)
             return self._snapshot()
 

@@ -60,8 +60,8 @@ class MoneySteps(MissionBase):
         )
         await self._commit("mission_funded")
 
-    async def _poll_payment(self) -> None:
-        intent = await workflow.execute_activity(
+    async def _retrieve_intent(self) -> PaymentIntentInfo:
+        return await workflow.execute_activity(
             "retrieve_payment_intent",
             PaymentIntentRef(
                 mission_id=self._s.mission_id, payment_intent_id=self._payment().payment_intent_id
@@ -70,6 +70,9 @@ class MoneySteps(MissionBase):
             start_to_close_timeout=policies.STRIPE_CALL_TIMEOUT,
             retry_policy=policies.STRIPE_MONEY_MOVE,
         )
+
+    async def _poll_payment(self) -> None:
+        intent = await self._retrieve_intent()
         if intent.status == "succeeded":
             await self._apply_intent(intent)
             return
