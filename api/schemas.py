@@ -6,10 +6,10 @@ token, never from the body. Mission responses are built per caller by `MissionVi
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from missions.contracts import (
     Actor,
@@ -22,40 +22,48 @@ from missions.contracts import (
     Role,
 )
 from missions.db.repositories.messages import MAX_MESSAGE_LENGTH
-from missions.db.repositories.providers import ProviderProfile, RatingSummary
+from missions.db.repositories.providers import (
+    ProviderProfile,
+    ProviderProfileUpdate,
+    RatingSummary,
+)
 from missions.money import MAX_PRICE_MINOR, MIN_PRICE_MINOR
-from missions.text import Paragraph
+from missions.text import Line, Paragraph
 
-# Errors
+# Dates further ahead than this are typing mistakes, not plans.
+MAX_DAYS_AHEAD = 730
+# A refund or release never exceeds the client's total, which is at most twice the price
+# because the client fee is at most 100 %.
+MAX_AMOUNT_MINOR = 2 * MAX_PRICE_MINOR
+# The longest deadline override, in seconds: one year.
+MAX_DURATION_SECONDS = 366 * 24 * 3600
 
 
-class ErrorBody(BaseModel):
-    """The body of every error response."""
+class RequestBody(BaseModel):
+    """Base of every request body: a field the model does not declare is rejected."""
 
-    code: str = Field(description="Stable machine-readable error code, e.g. `invalid_state`.")
-    message: str = Field(description="What failed, in English, for developers and logs.")
-    details: dict[str, Any] = Field(
-        default_factory=dict, description="Facts about the error, e.g. `decline_code`."
-    )
+    model_config = ConfigDict(extra="forbid")
+
+
+# An id that a caller copies from an earlier response, such as an application id.
+Identifier = Annotated[Line, Field(min_length=1, max_length=128)]
+DurationSeconds = Annotated[float | None, Field(gt=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False)]
 
 
 # Missions
 
 
-class DurationsSeconds(BaseModel):
-    """Deadline overrides in seconds. An omitted field keeps the configured duration."""
+class DurationsSeconds(RequestBody):
+    """Deadline overrides in seconds, at most one year. An omitted field keeps the default."""
 
-    # A misspelled name would otherwise be ignored and leave a 14-day deadline in place.
-    model_config = ConfigDict(extra="forbid")
-
-    selection_deadline: float | None = Field(default=None, gt=0)
-    payment_deadline: float | None = Field(default=None, gt=0)
-    confirmation_window: float | None = Field(default=None, gt=0)
-    review_window: float | None = Field(default=None, gt=0)
-    confirmation_reminder_before: float | None = Field(default=None, gt=0)
-    review_reminder_before: float | None = Field(default=None, gt=0)
-    payment_poll_interval: float | None = Field(default=None, gt=0)
-    payout_retry_interval: float | None = Field(default=None, gt=0)
+    selection_deadline: DurationSeconds = None
+    payment_deadline: DurationSeconds = None
+    confirmation_window: DurationSeconds = None
+    review_window: DurationSeconds = None
+    confirmation_reminder_before: DurationSeconds = None
+    review_reminder_before: DurationSeconds = None
+    payment_poll_interval: DurationSeconds = None
+    payout_retry_interval: DurationSeconds = None
 
     def apply_to(self, base: Durations) -> Durations:
         """Return `base` with the fields given here replaced."""
@@ -67,6 +75,16 @@ class DurationsSeconds(BaseModel):
 
 
 class CreateMissionBody(MissionRequest):
+    model_config = ConfigDict(extra="forbid")
+
+    # Declared again only to document the bound; the past is checked by MissionsClient.
+    scheduled_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            f"When the work should happen, with a UTC offset; in the future and at most "
+            f"{MAX_DAYS_AHEAD} days ahead."
+        ),
+    )
     durations: DurationsSeconds | None = Field(
         default=None,
         description=(
@@ -78,6 +96,17 @@ class CreateMissionBody(MissionRequest):
     locale: Literal["fr", "en"] = Field(
         default="fr", description="Language of the notifications sent to the mission's parties."
     )
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _not_too_far(cls, scheduled_at: datetime | None) -> datetime | None:
+        latest = datetime.now(UTC) + timedelta(days=MAX_DAYS_AHEAD)
+        if scheduled_at is not None and scheduled_at > latest:
+            raise ValueError(
+                f"scheduled_at is more than {MAX_DAYS_AHEAD} days ahead; send a date before "
+                f"{latest.date().isoformat()}"
+            )
+        return scheduled_at
 
     def to_request(self) -> MissionRequest:
         return MissionRequest.model_validate(self.model_dump(exclude={"durations", "locale"}))
@@ -137,12 +166,31 @@ class MissionView(MissionSnapshot):
 # Commands
 
 
-class ApplyBody(BaseModel):
+class ApplyBody(RequestBody):
     price_minor: StrictInt = Field(
         ge=MIN_PRICE_MINOR, le=MAX_PRICE_MINOR, description="Price in minor units, tax included."
     )
     message: Paragraph = Field(min_length=1, max_length=2000)
-    proposed_date: date | None = None
+    proposed_date: date | None = Field(
+        default=None,
+        description=f"From yesterday (UTC) to {MAX_DAYS_AHEAD} days ahead.",
+    )
+
+    @field_validator("proposed_date")
+    @classmethod
+    def _plausible_date(cls, proposed: date | None) -> date | None:
+        if proposed is None:
+            return None
+        # One day of slack: the provider's today may still be yesterday in UTC.
+        today = datetime.now(UTC).date()
+        earliest = today - timedelta(days=1)
+        latest = today + timedelta(days=MAX_DAYS_AHEAD)
+        if not earliest <= proposed <= latest:
+            raise ValueError(
+                f"proposed_date {proposed.isoformat()} is outside {earliest.isoformat()} to "
+                f"{latest.isoformat()}; send a date in that range"
+            )
+        return proposed
 
 
 class ApplyResponse(BaseModel):
@@ -150,48 +198,64 @@ class ApplyResponse(BaseModel):
     mission: MissionView
 
 
-class SelectionBody(BaseModel):
-    application_id: str = Field(min_length=1, max_length=128)
+class SelectionBody(RequestBody):
+    application_id: Identifier
 
 
-class PaymentConfirmationBody(BaseModel):
+class PaymentConfirmationBody(RequestBody):
     payment_method: str = Field(
-        min_length=1, max_length=255, description="A Stripe PaymentMethod id, e.g. `pm_card_visa`."
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="A Stripe PaymentMethod id, e.g. `pm_card_visa`.",
     )
 
 
-class DisputeBody(BaseModel):
+class DisputeBody(RequestBody):
     reason: Paragraph = Field(min_length=1, max_length=2000)
 
 
-class DisputeResolutionBody(BaseModel):
-    refund_minor: StrictInt = Field(ge=0, description="Amount refunded to the client, minor units.")
-    release_minor: StrictInt = Field(ge=0, description="Amount paid to the provider, minor units.")
+class DisputeResolutionBody(RequestBody):
+    refund_minor: StrictInt = Field(
+        ge=0, le=MAX_AMOUNT_MINOR, description="Amount refunded to the client, minor units."
+    )
+    release_minor: StrictInt = Field(
+        ge=0, le=MAX_AMOUNT_MINOR, description="Amount paid to the provider, minor units."
+    )
     note: Paragraph = Field(default="", max_length=2000)
 
 
-class IncidentBody(BaseModel):
+class IncidentBody(RequestBody):
     kind: IncidentKind
     text: Paragraph = Field(min_length=1, max_length=2000)
 
 
-class CancellationBody(BaseModel):
+class CancellationBody(RequestBody):
     reason: Paragraph = Field(default="", max_length=2000)
 
 
-class ReviewBody(BaseModel):
-    stars: StrictInt = Field(ge=1, le=5)
+class ReviewBody(RequestBody):
+    stars: StrictInt = Field(ge=1, le=5, description="From 1 to 5.")
     comment: Paragraph = Field(default="", max_length=2000)
 
 
 # Messages
 
 
-class MessageBody(BaseModel):
+class MessageBody(RequestBody):
     text: Paragraph = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)
 
 
 # Providers
+
+
+class ProviderProfileBody(ProviderProfileUpdate):
+    """The fields a provider writes about themselves; no other field is accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Declared again to reject control characters, which the shared pattern lets through.
+    email: Line | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class ProviderAccountView(ProviderProfile):

@@ -220,6 +220,61 @@ def migrate() -> None:
 
 
 @app.command(cls=_Command)
+def setup(
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for Temporal to be reachable and apply the changes."),
+    ] = 60.0,
+) -> None:
+    """Register the Temporal namespace if missing and the missions' search attributes."""
+    from datetime import timedelta
+
+    from missions.cluster import run_setup
+
+    code = asyncio.run(run_setup(get_settings(), typer.echo, max_wait=timedelta(seconds=wait)))
+    _exit_without_finalizing(code)
+
+
+@app.command(cls=_Command)
+def token(
+    user: Annotated[str, typer.Option("--user", help="User id, the token's 'sub' claim.")],
+    role: Annotated[str, typer.Option("--role", help="Role: client, provider, ops or service.")],
+    act_as_user: Annotated[
+        str | None,
+        typer.Option("--act-as-user", help="For a service token: the user it acts for."),
+    ] = None,
+    act_as_role: Annotated[
+        str | None,
+        typer.Option("--act-as-role", help="For a service token: that user's role."),
+    ] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option(
+            "--ttl", help="Lifetime in seconds (default: MISSIONS_JWT_DEFAULT_TTL, one hour)."
+        ),
+    ] = None,
+) -> None:
+    """Print a bearer token signed with MISSIONS_JWT_SECRET (HS256), for local use."""
+    from datetime import timedelta
+
+    from missions.tokens import mint_act_as_token
+
+    try:
+        typer.echo(
+            mint_act_as_token(
+                get_settings(),
+                user,
+                role,
+                act_as_user=act_as_user,
+                act_as_role=act_as_role,
+                ttl=None if ttl is None else timedelta(seconds=ttl),
+            )
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+@app.command(cls=_Command)
 def demo(
     cases: Annotated[
         Path | None,
@@ -300,6 +355,33 @@ def _exit_without_finalizing(code: int) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
+
+
+ledger_app = typer.Typer(cls=_Group, help="Check the double-entry ledger of the missions.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check", cls=_Command)
+def ledger_check(
+    skip_stripe: Annotated[
+        bool, typer.Option("--skip-stripe", help="Compare with the read model only.")
+    ] = False,
+) -> None:
+    """Verify every mission's ledger; print the missions that fail and exit 1 if any do."""
+    from missions.db import make_engine, make_session_factory
+    from missions.ledger_check import check_all
+    from missions.payments import build_stripe_client
+
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    stripe_client = None if skip_stripe else build_stripe_client(settings)
+    results = check_all(make_session_factory(engine), stripe_client)
+    engine.dispose()
+    failed = [result for result in results if not result.ok]
+    for result in failed:
+        typer.echo(f"{result.mission_id}: {'; '.join(result.problems)}")
+    typer.echo(f"{len(results)} missions checked, {len(failed)} with discrepancies")
+    raise typer.Exit(1 if failed else 0)
 
 
 # Registered last: the ops commands import this module's exit helper when they run.

@@ -21,10 +21,11 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from missions import search_attributes
+from missions.cluster import api_key, tls_config
 from missions.contracts import (
     Actor,
     ActorInput,
@@ -32,6 +33,7 @@ from missions.contracts import (
     ApplyInput,
     ApplyResult,
     CancelInput,
+    ChargebackEvent,
     ConfirmPaymentInput,
     DisputeInput,
     Durations,
@@ -47,12 +49,14 @@ from missions.contracts import (
 )
 from missions.errors import (
     ERRORS_BY_CODE,
+    Conflict,
     Forbidden,
     InvalidInput,
     MissionError,
     MissionNotFound,
     Unavailable,
 )
+from missions.observability import temporal_runtime
 from missions.rules import Action, check
 from missions.settings import Settings
 
@@ -64,16 +68,35 @@ WORKFLOW_ID_PREFIX = "mission-"
 T = TypeVar("T")
 
 
+# Namespace of the UUIDv5 mission ids derived from a client and an idempotency key.
+IDEMPOTENT_MISSION_NAMESPACE = uuid.UUID("6f1d3c0e-5b8a-4c47-9e0a-2d9b7f4e8a13")
+
+
 def new_mission_id() -> str:
     return f"{WORKFLOW_ID_PREFIX}{uuid.uuid4()}"
 
 
+def idempotent_mission_id(client_id: str, idempotency_key: str) -> str:
+    """Return the mission id that one client's idempotency key always maps to.
+
+    Temporal starts one workflow per id, so retries of one creation, even sent at once to
+    different API replicas, start a single mission.
+    """
+    name = f"{client_id}\n{idempotency_key}"
+    return f"{WORKFLOW_ID_PREFIX}{uuid.uuid5(IDEMPOTENT_MISSION_NAMESPACE, name)}"
+
+
 async def connect_temporal(settings: Settings) -> Client:
-    """Connect to the configured Temporal server with the pydantic data converter."""
+    """Connect to the configured Temporal server or Temporal Cloud namespace with the pydantic
+    data converter, TLS or an API key when configured, and the process's metrics runtime.
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=tls_config(settings),
+        api_key=api_key(settings),
+        runtime=temporal_runtime(settings),
     )
 
 
@@ -115,8 +138,14 @@ class MissionsClient:
         durations: Durations | None = None,
         mission_id: str | None = None,
         locale: str = "fr",
+        return_existing: bool = False,
     ) -> MissionSnapshot:
-        """Start a mission's workflow for the acting client and return its first snapshot."""
+        """Start a mission's workflow for the acting client and return its first snapshot.
+
+        When a workflow with `mission_id` already exists and `return_existing` is set,
+        return its current snapshot, or raise Conflict if it is another client's mission.
+        Without `return_existing`, raise InvalidInput.
+        """
         if actor.role is not Role.CLIENT:
             raise Forbidden(
                 f"only a client may post a mission; {actor.role.value} {actor.user_id!r} may not"
@@ -152,12 +181,27 @@ class MissionsClient:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=search_attributes.initial(data),
             )
-        except RPCError as error:
-            if error.status is RPCStatusCode.ALREADY_EXISTS:
+        except (WorkflowAlreadyStartedError, RPCError) as error:
+            already_started = isinstance(error, WorkflowAlreadyStartedError) or (
+                error.status is RPCStatusCode.ALREADY_EXISTS
+            )
+            if not already_started:
+                raise
+            if not return_existing:
                 raise InvalidInput(f"mission {mission_id} already exists") from error
-            raise
+            return await self._existing_mission(actor, mission_id)
         log.info("mission %s started for client %s", mission_id, actor.user_id)
         return await self._query(handle)
+
+    async def _existing_mission(self, actor: Actor, mission_id: str) -> MissionSnapshot:
+        snapshot = await self._query(self._handle(mission_id))
+        if snapshot.client_id != actor.user_id:
+            raise Conflict(
+                f"mission {mission_id} belongs to another client; send another mission id",
+                mission_id=mission_id,
+            )
+        log.info("mission %s already started for client %s", mission_id, actor.user_id)
+        return snapshot
 
     async def get(self, actor: Actor, mission_id: str) -> MissionSnapshot:
         """Return the mission's current state if the actor may read it."""
@@ -218,6 +262,13 @@ class MissionsClient:
         """Pass a verified Stripe payment outcome to the mission."""
         try:
             await self._handle(mission_id).signal("payment_event", event)
+        except RPCError as error:
+            raise _rpc_error(mission_id, error) from error
+
+    async def send_chargeback(self, mission_id: str, event: ChargebackEvent) -> None:
+        """Pass a verified card-network dispute of the mission's charge to the mission."""
+        try:
+            await self._handle(mission_id).signal("chargeback", event)
         except RPCError as error:
             raise _rpc_error(mission_id, error) from error
 

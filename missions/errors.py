@@ -68,6 +68,39 @@ class Unavailable(MissionError):
     status = 503
 
 
+# The errors below come from the HTTP layer only; no workflow raises them.
+
+
+class PayloadTooLarge(MissionError):
+    code = "payload_too_large"
+    status = 413
+
+
+class RateLimited(MissionError):
+    """Too many requests; `retry_after` is the whole number of seconds to wait."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReused(MissionError):
+    """An `Idempotency-Key` sent again with another request body or route."""
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class IdempotencyKeyInUse(MissionError):
+    """An `Idempotency-Key` whose first request is still running."""
+
+    code = "idempotency_key_in_use"
+    status = 409
+
+
 ERRORS_BY_CODE: dict[str, type[MissionError]] = {
     cls.code: cls
     for cls in (

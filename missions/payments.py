@@ -250,6 +250,13 @@ class PaymentsGateway:
                 return transfer
         return None
 
+    def mission_of_payment_intent(self, payment_intent_id: str) -> str | None:
+        """Return the mission id written in a PaymentIntent's metadata, if any."""
+        intent = self._stripe.v1.payment_intents.retrieve(payment_intent_id)
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
+        mission_id = metadata.get("mission_id")
+        return mission_id if isinstance(mission_id, str) and mission_id else None
+
     def payouts_enabled(self, account_id: str) -> bool:
         """Return whether the connected account can receive transfers now."""
         account = self._stripe.v1.accounts.retrieve(account_id)

@@ -20,6 +20,7 @@ from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
 from missions.client import connect_temporal
 from missions.db.engine import make_engine, make_session_factory
+from missions.observability import configure_logging
 from missions.payments import PaymentsGateway, build_stripe_client
 from missions.settings import Settings
 from workflows.mission import MissionWorkflow
@@ -64,6 +65,8 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run a mission worker until cancelled."""
+    # JSON logs when configured; connect_temporal adds the SDK's Prometheus endpoint.
+    configure_logging(settings)
     client = await connect_temporal(settings)
     engine = make_engine(settings.effective_database_url)
     gateway = PaymentsGateway(build_stripe_client(settings))

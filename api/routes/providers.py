@@ -12,24 +12,35 @@ from sqlalchemy.orm import Session
 
 from api.deps import CurrentActor, PaymentsDep, SessionDep, in_transaction
 from api.errors import error_responses
-from api.schemas import ProviderAccountView
+from api.schemas import ProviderAccountView, ProviderProfileBody
 from missions.contracts import Actor, Role
 from missions.db.repositories import (
     ProviderProfile,
-    ProviderProfileUpdate,
     get_provider,
     get_provider_row,
     set_provider_stripe_account,
     upsert_provider_profile,
 )
 from missions.errors import Forbidden, MissionNotFound, PaymentProviderError
+from missions.text import Line
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 
 ProviderId = Annotated[
-    str, Path(min_length=1, max_length=128, description="The provider's user id.")
+    Line, Path(min_length=1, max_length=128, description="The provider's user id.")
+]
+# Stripe receives the id in an HTTP header (the idempotency key of the account creation),
+# which carries ASCII only, so a profile that opens a payout account needs an ASCII id.
+WritableProviderId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The provider's user id: 1 to 128 visible ASCII characters.",
+    ),
 ]
 
 # Roles that may write any provider's profile, besides the provider themselves. A service
@@ -48,8 +59,8 @@ PROFILE_ADMIN_ROLES = frozenset({Role.OPS, Role.SERVICE})
     responses=error_responses(401, 403, 422, 502, 503),
 )
 async def put_provider(
-    provider_id: ProviderId,
-    body: ProviderProfileUpdate,
+    provider_id: WritableProviderId,
+    body: ProviderProfileBody,
     actor: CurrentActor,
     session: SessionDep,
     payments: PaymentsDep,

@@ -8,6 +8,7 @@ event processed before returns 200 and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from http import HTTPStatus
@@ -18,18 +19,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from api.deps import MissionsDep, SessionDep, SettingsDep, in_transaction
+from api.deps import MissionsDep, PaymentsDep, SessionDep, SettingsDep, in_transaction
 from api.errors import error_response, error_responses
 from api.schemas import WebhookAck
 from missions.client import MissionsClient
-from missions.contracts import PaymentEvent, PaymentEventKind
+from missions.contracts import ChargebackEvent, PaymentEvent, PaymentEventKind
 from missions.db.repositories import (
     is_webhook_event_processed,
     mark_webhook_event_processed,
+    record_chargeback_after_end,
     record_webhook_event,
     set_payouts_enabled_for_account,
 )
 from missions.errors import MissionNotFound, Unavailable
+from missions.payments import PaymentsGateway
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,11 @@ PAYMENT_EVENT_KINDS = {
     },
 )
 async def receive_stripe_event(
-    request: Request, settings: SettingsDep, missions: MissionsDep, session: SessionDep
+    request: Request,
+    settings: SettingsDep,
+    missions: MissionsDep,
+    payments: PaymentsDep,
+    session: SessionDep,
 ) -> JSONResponse:
     payload = await request.body()
     stripe_signature = request.headers.get("Stripe-Signature")
@@ -86,6 +93,7 @@ async def receive_stripe_event(
     except stripe.SignatureVerificationError as error:
         log.warning("Stripe webhook rejected, signature check failed: %s", error.user_message)
         return error_response(
+            request,
             HTTPStatus.BAD_REQUEST,
             "invalid_signature",
             f"Stripe-Signature is missing or invalid: {error.user_message}",
@@ -94,7 +102,7 @@ async def receive_stripe_event(
         # Raised for a body that is not UTF-8 JSON, which a valid signature cannot cover.
         log.warning("Stripe webhook rejected, body is not JSON: %s", error)
         return error_response(
-            HTTPStatus.BAD_REQUEST, "invalid_payload", f"webhook body is not JSON: {error}"
+            request, HTTPStatus.BAD_REQUEST, "invalid_payload", f"webhook body is not JSON: {error}"
         )
 
     body: dict[str, Any] = json.loads(payload)
@@ -120,6 +128,7 @@ async def receive_stripe_event(
         delivered = await _tell_mission(missions, mission_id, event_id, kind, event_object)
         if not delivered:
             return error_response(
+                request,
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 Unavailable.code,
                 f"signalling mission {mission_id} of event {event_id} failed; "
@@ -128,6 +137,16 @@ async def receive_stripe_event(
             )
     elif event_type == "account.updated":
         await _update_account(session, event_id, event_object)
+    elif event_type == "charge.dispute.created":
+        if not await _tell_chargeback(missions, payments, session, event_id, event_object):
+            return error_response(
+                request,
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                Unavailable.code,
+                f"passing chargeback event {event_id} to its mission failed; "
+                "Stripe redelivers the event",
+                {"event_id": event_id},
+            )
     else:
         log.info(
             "mission %s: Stripe event %s (%s) recorded", mission_id or "-", event_id, event_type
@@ -178,6 +197,61 @@ async def _tell_mission(
         event.payment_intent_id,
         kind.value,
     )
+    return True
+
+
+async def _tell_chargeback(
+    missions: MissionsClient,
+    payments: PaymentsGateway,
+    session: Session,
+    event_id: str,
+    dispute: dict[str, Any],
+) -> bool:
+    """Pass a card-network dispute to its mission; return False when it must be redelivered.
+
+    A Dispute carries no metadata of ours, so the mission is found through the disputed
+    PaymentIntent. A mission whose workflow has ended gets the loss booked directly.
+    """
+    dispute_id = str(dispute.get("id", ""))
+    intent_id = str(dispute.get("payment_intent") or "")
+    amount = int(dispute.get("amount") or 0)
+    if not intent_id or amount <= 0:
+        log.warning("Stripe event %s: dispute %s names no payment; recorded", event_id, dispute_id)
+        return True
+    try:
+        mission_id = await asyncio.to_thread(payments.mission_of_payment_intent, intent_id)
+    except stripe.StripeError as error:
+        log.error("Stripe event %s: reading %s failed: %s", event_id, intent_id, error)
+        return False
+    if mission_id is None:
+        log.warning("Stripe event %s: %s belongs to no mission; recorded", event_id, intent_id)
+        return True
+    event = ChargebackEvent(
+        event_id=event_id,
+        dispute_id=dispute_id,
+        payment_intent_id=intent_id,
+        amount_minor=amount,
+        reason=str(dispute.get("reason") or ""),
+    )
+    try:
+        await missions.send_chargeback(mission_id, event)
+    except MissionNotFound:
+        booked = await in_transaction(
+            session, record_chargeback_after_end, mission_id, dispute_id, amount
+        )
+        log.error(
+            "mission %s: chargeback %s of %s after the mission ended; loss booked %s, "
+            "flagged for ops",
+            mission_id,
+            dispute_id,
+            amount,
+            booked,
+        )
+        return True
+    except Unavailable as error:
+        log.error("mission %s: passing chargeback %s failed: %s", mission_id, dispute_id, error)
+        return False
+    log.warning("mission %s: chargeback %s of %s passed on", mission_id, dispute_id, amount)
     return True
 
 

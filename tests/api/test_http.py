@@ -51,13 +51,25 @@ ROUTES = {
 UNAUTHENTICATED_ROUTES = {("post", "/webhooks/stripe"), ("get", "/healthz"), ("get", "/readyz")}
 
 
-def assert_unauthenticated(response: httpx.Response, message_part: str) -> None:
+PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "code", "hint"}
+COMPATIBLE_MEMBERS = {"message", "details"}
+
+
+def assert_unauthenticated(
+    response: httpx.Response, message_part: str, *, token_sent: bool = False
+) -> None:
+    challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == challenge
+    assert response.headers["Content-Type"] == "application/problem+json"
     body = response.json()
+    assert body["type"] == "https://missions.example/problems/unauthenticated"
+    assert body["title"] == "Authentication required"
+    assert body["status"] == 401
     assert body["code"] == "unauthenticated"
-    assert message_part in body["message"]
-    assert set(body) == {"code", "message", "details"}
+    assert message_part in body["detail"]
+    assert body["message"] == body["detail"]
+    assert set(body) == PROBLEM_MEMBERS | COMPATIBLE_MEMBERS
 
 
 async def test_missing_bearer_is_401(http: httpx.AsyncClient) -> None:
@@ -77,7 +89,7 @@ async def test_garbage_bearer_is_401(http: httpx.AsyncClient) -> None:
         "/missions", json=VALID_MISSION, headers={"Authorization": "Bearer not-a-jwt"}
     )
 
-    assert_unauthenticated(response, "token is malformed")
+    assert_unauthenticated(response, "token is malformed", token_sent=True)
 
 
 async def test_expired_bearer_is_401(http: httpx.AsyncClient, api_settings: Settings) -> None:
@@ -89,7 +101,7 @@ async def test_expired_bearer_is_401(http: httpx.AsyncClient, api_settings: Sett
 
     response = await http.get("/missions", headers={"Authorization": f"Bearer {token}"})
 
-    assert_unauthenticated(response, "expired")
+    assert_unauthenticated(response, "expired", token_sent=True)
 
 
 async def test_bearer_signed_with_other_key_is_401(
@@ -100,7 +112,7 @@ async def test_bearer_signed_with_other_key_is_401(
 
     response = await http.get("/missions", headers={"Authorization": f"Bearer {token}"})
 
-    assert_unauthenticated(response, "signature is invalid")
+    assert_unauthenticated(response, "signature is invalid", token_sent=True)
 
 
 async def test_provider_routes_need_bearer(http: httpx.AsyncClient) -> None:
@@ -119,9 +131,11 @@ async def test_invalid_body_is_422_naming_field(
     assert response.status_code == 422
     payload = response.json()
     assert payload["code"] == "invalid_input"
-    assert "postcode" in payload["message"]
-    assert [error["field"] for error in payload["details"]["errors"]] == ["postcode"]
-    assert payload["details"]["errors"][0]["location"] == "body"
+    assert payload["type"] == "https://missions.example/problems/invalid-input"
+    assert "postcode" in payload["detail"]
+    assert [error["field"] for error in payload["errors"]] == ["postcode"]
+    assert payload["errors"][0]["location"] == "body"
+    assert payload["details"]["errors"] == payload["errors"]
 
 
 async def test_missing_field_is_422_naming_it(
@@ -234,11 +248,22 @@ async def test_unknown_provider_is_404(http: httpx.AsyncClient, bearer: BearerFa
     assert response.json()["message"] == "provider nobody not found"
 
 
-async def test_unknown_path_has_error_shape(http: httpx.AsyncClient) -> None:
+async def test_unknown_path_is_problem(http: httpx.AsyncClient) -> None:
     response = await http.get("/nowhere")
 
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "message": "Not Found", "details": {}}
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "https://missions.example/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "no route matches GET /nowhere",
+        "instance": "/nowhere",
+        "code": "not_found",
+        "hint": "Check the id in the path; mission ids look like 'mission-<uuid>'.",
+        "message": "no route matches GET /nowhere",
+        "details": {},
+    }
 
 
 async def test_healthz(http: httpx.AsyncClient) -> None:
@@ -291,14 +316,34 @@ async def test_openapi_security_per_route(openapi: dict[str, Any]) -> None:
 
 
 async def test_openapi_documents_errors(openapi: dict[str, Any]) -> None:
-    error_ref = "#/components/schemas/ErrorBody"
+    error_ref = "#/components/schemas/Problem"
     for method, path in ROUTES - {("get", "/healthz"), ("get", "/readyz")}:
         responses = openapi["paths"][path][method]["responses"]
         error_statuses = [status for status in responses if status.startswith(("4", "5"))]
         assert error_statuses, (method, path)
         for status in error_statuses:
-            schema = responses[status]["content"]["application/json"]["schema"]
-            assert schema == {"$ref": error_ref}, (method, path, status)
+            content = responses[status]["content"]
+            assert set(content) == {"application/problem+json"}, (method, path, status)
+            assert content["application/problem+json"]["schema"] == {"$ref": error_ref}
+
+
+async def test_openapi_documents_shared_errors(openapi: dict[str, Any]) -> None:
+    create = openapi["paths"]["/missions"]["post"]["responses"]
+    webhook = openapi["paths"]["/webhooks/stripe"]["post"]["responses"]
+    listing = openapi["paths"]["/missions"]["get"]["responses"]
+
+    assert set(create) == {"201", "400", "401", "403", "409", "413", "415", "422", "429", "503"}
+    assert create["429"]["headers"]["Retry-After"]["required"] is True
+    assert set(webhook) == {"200", "400", "413", "422", "503"}
+    assert set(listing) == {"200", "401", "403", "422", "429", "503"}
+
+
+async def test_openapi_documents_idempotency_key(openapi: dict[str, Any]) -> None:
+    for method, path in ROUTES:
+        parameters = openapi["paths"][path][method].get("parameters", [])
+        names = {parameter["name"] for parameter in parameters if parameter["in"] == "header"}
+        expected = method == "post" and path != "/webhooks/stripe"
+        assert ("Idempotency-Key" in names) is expected, (method, path)
 
 
 async def test_openapi_documents_card_declined(openapi: dict[str, Any]) -> None:
@@ -328,3 +373,9 @@ async def test_docs_assets_served_locally(http: httpx.AsyncClient) -> None:
     assert script.status_code == 200
     assert style.status_code == 200
     assert len(script.content) > 100_000
+
+
+async def test_openapi_readiness_failure_is_plain_json(openapi: dict[str, Any]) -> None:
+    content = openapi["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+
+    assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}

@@ -20,6 +20,7 @@ from missions.contracts import (
     Role,
 )
 from missions.db.repositories import project_mission
+from missions.money import FeePolicy, quote
 from tests.api.helpers import BearerFactory
 
 
@@ -45,6 +46,7 @@ def snapshot(
     applicants: list[str],
     provider_id: str | None = None,
 ) -> MissionSnapshot:
+    agreed = quote(10_000, "EUR", FeePolicy()) if provider_id is not None else None
     applications = [
         Application(
             application_id=f"app-{uuid.uuid4()}",
@@ -71,6 +73,7 @@ def snapshot(
         state=state,
         applications=applications,
         provider_id=provider_id,
+        quote=agreed,
         created_at=created_at,
         updated_at=created_at,
     )
@@ -233,3 +236,53 @@ async def test_invalid_state_filter_is_422(http: httpx.AsyncClient, bearer: Bear
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["details"]["errors"]] == ["state"]
+
+
+async def test_ops_filter_by_party(
+    http: httpx.AsyncClient, bearer: BearerFactory, seeded: Seeded
+) -> None:
+    ops = bearer("ops-1", Role.OPS)
+    service = bearer("backend", Role.SERVICE)
+
+    assert await listed(http, ops, seeded, f"&client_id={seeded.client_2}") == ["m4", "m3"]
+    assert await listed(http, ops, seeded, f"&provider_id={seeded.provider_2}") == ["m3"]
+    assert await listed(http, ops, seeded, f"&applicant_id={seeded.provider_1}") == [
+        "m4",
+        "m3",
+        "m1",
+    ]
+    assert await listed(http, service, seeded, f"&applicant_id={seeded.provider_2}") == ["m3"]
+
+
+@pytest.mark.parametrize("role", [Role.CLIENT, Role.PROVIDER])
+async def test_party_filter_is_forbidden_to_users(
+    http: httpx.AsyncClient, bearer: BearerFactory, seeded: Seeded, role: Role
+) -> None:
+    response = await http.get(
+        f"/missions?client_id={seeded.client_2}&provider_id={seeded.provider_2}",
+        headers=bearer(seeded.client_1 if role is Role.CLIENT else seeded.provider_1, role),
+    )
+
+    assert response.status_code == 403
+    problem = response.json()
+    assert problem["type"] == "https://missions.example/problems/forbidden"
+    assert problem["details"] == {"filters": ["client_id", "provider_id"]}
+
+
+async def test_declined_provider_sees_no_winner_or_price(
+    http: httpx.AsyncClient, bearer: BearerFactory, seeded: Seeded
+) -> None:
+    query = f"/missions?category={seeded.category}&state=funded"
+
+    declined = await http.get(query, headers=bearer(seeded.provider_1, Role.PROVIDER))
+    winner = await http.get(query, headers=bearer(seeded.provider_2, Role.PROVIDER))
+    ops = await http.get(query, headers=bearer("ops-1", Role.OPS))
+
+    [declined_item] = declined.json()["items"]
+    [winner_item] = winner.json()["items"]
+    [ops_item] = ops.json()["items"]
+    assert (declined_item["provider_id"], declined_item["price_minor"]) == (None, None)
+    assert declined_item["client_total_minor"] is None
+    assert (winner_item["provider_id"], winner_item["price_minor"]) == (seeded.provider_2, 10_000)
+    assert winner_item["client_total_minor"] == 10_500
+    assert (ops_item["provider_id"], ops_item["price_minor"]) == (seeded.provider_2, 10_000)

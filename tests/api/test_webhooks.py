@@ -263,3 +263,46 @@ async def test_payment_event_without_mission_is_only_recorded(
     row = stored_event(api_sessions, event_id)
     assert row is not None
     assert row.processed_at is not None
+
+
+async def test_replayed_old_event_is_400_and_changes_nothing(
+    http: httpx.AsyncClient,
+    app: FastAPI,
+    api_settings: Settings,
+    api_sessions: sessionmaker[Session],
+    swap_missions: type[RecordingMissions],
+) -> None:
+    """An attacker who captured a signed event cannot replay it once the tolerance passed."""
+    recording = swap_missions(app.state.missions, api_settings, fail=False)
+    app.state.missions = recording
+    secret = api_settings.stripe_webhook_secret
+    tolerance = int(api_settings.stripe_webhook_tolerance.total_seconds())
+    payload = stripe_event("payment_intent.succeeded", intent("succeeded", latest_charge="ch_9"))
+    event_id = json.loads(payload)["id"]
+    signed_at = int(time.time()) - tolerance - 1
+
+    # The captured delivery, replayed as is, and the same event never delivered before.
+    delivered = await post_event(http, payload, signature_header(payload, secret))
+    row = stored_event(api_sessions, event_id)
+    processed_at = row.processed_at if row is not None else None
+    count = event_count(api_sessions)
+    replayed = await post_event(
+        http, payload, signature_header(payload, secret, timestamp=signed_at)
+    )
+    fresh_payload = stripe_event("payment_intent.succeeded", intent("succeeded"))
+    fresh = await post_event(
+        http, fresh_payload, signature_header(fresh_payload, secret, timestamp=signed_at)
+    )
+
+    assert delivered.status_code == 200
+    assert len(recording.sent) == 1
+    for response in (replayed, fresh):
+        assert response.status_code == 400
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["type"] == "https://missions.example/problems/invalid-signature"
+        assert "tolerance" in response.json()["detail"]
+    assert event_count(api_sessions) == count
+    row = stored_event(api_sessions, event_id)
+    assert row is not None
+    assert row.processed_at == processed_at
+    assert stored_event(api_sessions, json.loads(fresh_payload)["id"]) is None

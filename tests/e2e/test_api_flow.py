@@ -166,3 +166,42 @@ async def test_declined_card_is_402_over_http(live_stack: LiveStack) -> None:
         assert len(requested) == 1
         assert requested[0]["locale"] == "en"
         assert "€42.00" in requested[0]["body"]
+
+
+async def test_chargeback_freezes_by_webhook(live_stack: LiveStack) -> None:
+    client_h = bearer(live_stack, "client-e2e-chargeback", Role.CLIENT)
+    provider_h = bearer(live_stack, "prov-e2e-chargeback", Role.PROVIDER)
+    async with httpx.AsyncClient(base_url=live_stack.api_url, timeout=30) as http:
+        created = await http.post(
+            "/missions",
+            json={
+                "title": "Monter un lit mezzanine",
+                "description": "Lit de 140, notice fournie.",
+                "category": "bricolage",
+                "city": "Tours",
+                "postcode": "37000",
+            },
+            headers=client_h,
+        )
+        path = f"/missions/{created.json()['mission_id']}"
+        applied = await http.post(
+            f"{path}/applications",
+            json={"price_minor": 8000, "message": "Disponible jeudi."},
+            headers=provider_h,
+        )
+        await http.post(
+            f"{path}/selection",
+            json={"application_id": applied.json()["application_id"]},
+            headers=client_h,
+        )
+        paid = await http.post(
+            f"{path}/payment/confirmation",
+            json={"payment_method": "pm_card_createDispute"},
+            headers=client_h,
+        )
+        assert paid.status_code == 200
+
+        disputed = await wait_for(http, path, client_h, "disputed")
+        assert disputed["needs_attention"] is True
+        assert disputed["money"]["charged_back_minor"] == 8400
+        assert disputed["dispute"]["reason"].startswith("chargeback dp_")

@@ -4,6 +4,7 @@ from missions.db.repositories.ledger import (
     account_balances,
     ledger_mission_ids,
     list_ledger_entries,
+    record_chargeback_after_end,
     record_ledger_entries,
 )
 from missions.db.repositories.messages import MissionMessage, add_message, list_messages
@@ -80,6 +81,7 @@ __all__ = [
     "publish_reviews",
     "queue_notifications",
     "rating_score",
+    "record_chargeback_after_end",
     "record_ledger_entries",
     "record_webhook_event",
     "set_payouts_enabled_for_account",

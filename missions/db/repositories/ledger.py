@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missions.activity_models import LedgerAccount, LedgerEntry
-from missions.db.models import LedgerEntryRow
+from missions.db.models import LedgerEntryRow, MissionRow
 from missions.db.repositories._dialect import conflict_insert
 
 
@@ -70,3 +70,42 @@ def account_balances(rows: Sequence[LedgerEntryRow]) -> dict[LedgerAccount, int]
 def ledger_mission_ids(session: Session) -> list[str]:
     """Return every mission that has at least one ledger entry."""
     return list(session.scalars(select(LedgerEntryRow.mission_id).distinct()))
+
+
+def record_chargeback_after_end(
+    session: Session,
+    mission_id: str,
+    dispute_id: str,
+    amount_minor: int,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Book a chargeback on a mission whose workflow has ended, and flag it for ops.
+
+    The platform bears the loss, so its revenue for the mission drops by the amount.
+    Returns False when the mission is unknown or the chargeback was booked already.
+    """
+    mission = session.get(MissionRow, mission_id, with_for_update=True)
+    if mission is None:
+        return False
+    entry = LedgerEntry(
+        key=f"chargeback:{dispute_id}",
+        kind="chargeback_loss",
+        debit=LedgerAccount.CLIENT_CARD,
+        credit=LedgerAccount.PLATFORM_REVENUE,
+        amount_minor=amount_minor,
+        currency=mission.currency,
+        stripe_object_id=dispute_id,
+    )
+    if record_ledger_entries(session, mission_id, [entry], now=now) == 0:
+        return False
+    mission.needs_attention = True
+    mission.platform_revenue_minor -= amount_minor
+    snapshot = dict(mission.snapshot or {})
+    money = dict(snapshot.get("money") or {})
+    money["charged_back_minor"] = int(money.get("charged_back_minor", 0)) + amount_minor
+    money["platform_revenue_minor"] = mission.platform_revenue_minor
+    snapshot["money"] = money
+    snapshot["needs_attention"] = True
+    mission.snapshot = snapshot
+    return True
