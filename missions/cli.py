@@ -86,8 +86,10 @@ def configure(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # httpx logs every request at INFO, and the demo and the stack's probes poll.
+    # httpx and the Stripe SDK log every request at INFO; the demo, the stack's probes and
+    # the ledger check make many.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
 @app.command(cls=_Command)

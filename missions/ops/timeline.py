@@ -19,6 +19,17 @@ from temporalio.api.history.v1 import HistoryEvent
 
 # Activities that only keep the read model current.
 QUIET_ACTIVITIES = frozenset({"project_mission"})
+# Activities that call Stripe; the others write to the database.
+STRIPE_ACTIVITIES = frozenset(
+    {
+        "create_payment_intent",
+        "confirm_payment_intent",
+        "retrieve_payment_intent",
+        "cancel_payment_intent",
+        "refund",
+        "transfer_to_provider",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +148,8 @@ def build_timeline(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
             name = scheduled.activity_type.name
             activities[event.event_id] = name
             if name not in QUIET_ACTIVITIES:
-                add(event, "stripe", _describe_activity(name, _first(scheduled.input) or {}))
+                kind_name = "stripe" if name in STRIPE_ACTIVITIES else "step"
+                add(event, kind_name, _describe_activity(name, _first(scheduled.input) or {}))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             failed = event.activity_task_failed_event_attributes
             name = activities.get(failed.scheduled_event_id, "activity")
