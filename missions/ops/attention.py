@@ -43,7 +43,7 @@ def _reasons(execution: WorkflowExecution, now: datetime) -> list[str]:
     if found.get(attrs.MISSION_STATE) == "disputed":
         reasons.append("dispute open")
     if found.get(attrs.NEEDS_ATTENTION):
-        reasons.append("flagged by the workflow (waiting payout or failed money step)")
+        reasons.append("flagged by the workflow (dispute, waiting payout or failed money step)")
     deadline = found.get(attrs.NEXT_DEADLINE)
     if deadline is not None and deadline < now - OVERDUE_AFTER:
         reasons.append(f"deadline {deadline.isoformat()} passed without progress")

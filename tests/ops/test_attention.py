@@ -56,7 +56,7 @@ async def test_attention_lists_exactly_flagged_missions(
     assert "dispute open" in found[disputed].reasons
     assert found[waiting].state == "funded"
     assert found[waiting].reasons == [
-        "flagged by the workflow (waiting payout or failed money step)"
+        "flagged by the workflow (dispute, waiting payout or failed money step)"
     ]
     assert healthy not in found
     assert (await missions.snapshot(healthy)).deadlines.payment is None
