@@ -133,7 +133,8 @@ async def _ensure_namespace(client: Client, namespace: str, retention: timedelta
                 "then run setup again"
             ) from error
         raise
-    log.info("registered namespace %s with a retention of %s", namespace, retention)
+    days = retention.total_seconds() / 86400
+    log.info("registered namespace %s with a retention of %g days", namespace, days)
     return True
 
 

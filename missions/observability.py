@@ -223,6 +223,10 @@ def configure_logging(settings: Settings) -> None:
 
     Idempotent. It changes the formatter of the existing handlers, so the levels and
     destinations chosen elsewhere (the CLI's `--log-level`, uvicorn's config) stay.
+
+    NOTE: uvicorn logs its first two lines ("Started server process", "Waiting for
+    application startup") before the application starts, in its own text format, unless
+    `uvicorn.run` gets `log_config=None`.
     """
     if settings.log_format is not LogFormat.JSON:
         return
