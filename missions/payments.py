@@ -192,7 +192,7 @@ class PaymentsGateway:
     ) -> TransferInfo:
         """Pay a provider's connected account out of the mission's charge."""
         # The destination stays out of the key on purpose: if a provider changes account
-        # between retries, Stripe answers with an idempotency error instead of paying twice.
+        # between retries, Stripe returns an idempotency error instead of paying twice.
         key = idempotency_key(mission_id, "transfer", purpose, amount_minor)
         existing = self._find_transfer(mission_id, purpose, amount_minor)
         if existing is not None:
@@ -280,7 +280,7 @@ class PaymentsGateway:
 
 
 class StripeTotals(BaseModel):
-    """What Stripe reports for one mission, in minor units."""
+    """Totals that Stripe reports for one mission, in minor units."""
 
     captured_minor: int = 0
     refunded_minor: int = 0

@@ -367,7 +367,7 @@ class MissionWorkflow(OpsCommands):
                             payment_method=data.payment_method,
                         )
                     ) from error
-                # The payment may have gone through although its answer was lost, or an
+                # The payment may have gone through although its response was lost, or an
                 # earlier attempt already paid; Stripe's own record decides.
                 current = await self._retrieve_intent()
                 if current.status != "succeeded":

@@ -146,7 +146,7 @@ class MoneySteps(MissionBase):
         await self._try_payout()
 
     async def _try_payout(self) -> None:
-        """Transfer the pending payout; an unpayable provider makes it wait and tells ops."""
+        """Transfer the pending payout; an unpayable provider makes it wait and notifies ops."""
         payout = self._payout
         if payout is None:
             self._s.deadlines.payout_retry = None

@@ -22,7 +22,7 @@ FINAL_STRIPE_ERRORS = [
     STRIPE_IDEMPOTENCY_ERROR,
 ]
 
-# A party is waiting on the answer, so give up after about a minute and report the failure.
+# A party is waiting for the result, so give up after about a minute and report the failure.
 STRIPE_INTERACTIVE = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

@@ -1,6 +1,6 @@
 """The running missions that need a person, found through Temporal's visibility store.
 
-A mission needs attention when its workflow says so (`NeedsAttention`: a waiting payout, an
+A mission needs attention when its workflow sets `NeedsAttention` (a waiting payout, an
 open dispute, a failed money step), when it is disputed, when one of its deadlines passed
 a while ago without the mission moving on, or when an activity keeps failing.
 """
