@@ -1,4 +1,4 @@
-"""Stripe activities: thin wrappers that map Stripe's answers to retryable or final errors."""
+"""Stripe activities: thin wrappers that map Stripe's responses to retryable or final errors."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ _ACCOUNT_UNUSABLE_CODES = frozenset(
 def _call_stripe(mission_id: str, operation: str, call: Callable[[], T]) -> T:
     """Run one Stripe call, turning final rejections into non-retryable errors.
 
-    Network failures, rate limits and Stripe's 5xx answers propagate unchanged, so the
+    Network failures, rate limits and Stripe's 5xx responses propagate unchanged, so the
     activity's retry policy retries them with the same idempotency key.
     """
     try:
@@ -217,7 +217,7 @@ class PaymentActivities:
         )
 
     def _refresh_payouts_enabled(self, mission_id: str, account_id: str) -> tuple[str, bool]:
-        """Ask Stripe whether the account can be paid now, and store the answer.
+        """Ask Stripe whether the account can be paid now, and store the result.
 
         The stored flag dates from the last account event received, so a provider who
         finished onboarding since then is paid without waiting for that event.
