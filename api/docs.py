@@ -1,7 +1,7 @@
 """The interactive API docs, served from files shipped in a Python package.
 
 FastAPI's default `/docs` page loads Swagger UI from a public CDN, which a machine
-without internet access cannot reach; the `swagger-ui-bundle` package ships the same
+without internet access cannot reach. The `swagger-ui-bundle` package ships the same
 files, so the page works on a closed network too.
 """
 

@@ -35,7 +35,7 @@ MAX_DAYS_AHEAD = 730
 # A refund or release never exceeds the client's total, which is at most twice the price
 # because the client fee is at most 100 %.
 MAX_AMOUNT_MINOR = 2 * MAX_PRICE_MINOR
-# The longest deadline override, in seconds: one year.
+# The maximum deadline override, in seconds: one year.
 MAX_DURATION_SECONDS = 366 * 24 * 3600
 
 

@@ -72,7 +72,7 @@ class Durations(BaseModel):
 
 
 class MissionRequest(BaseModel):
-    """What a client posts: the request shown to providers."""
+    """The request a client posts and providers see."""
 
     title: Line = Field(min_length=3, max_length=120)
     description: Paragraph = Field(min_length=1, max_length=4000)

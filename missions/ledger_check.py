@@ -1,9 +1,9 @@
 """`missions ledger check`: every mission's ledger against the read model and Stripe.
 
-For each mission the check verifies that every entry is a valid movement, that an ended
-mission holds nothing in escrow, that the ledger's totals equal the mission's recorded
-money, and that they equal what Stripe reports for the mission's PaymentIntents, refunds
-and transfers.
+For each mission the check verifies that every entry is a valid movement and that an ended
+mission has nothing left in escrow. It then compares the ledger's totals with the mission's
+recorded money and with what Stripe reports for the mission's PaymentIntents, refunds and
+transfers.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ def ledger_totals(rows: list[LedgerEntryRow]) -> LedgerTotals:
     )
 
 
-def _compare(problems: list[str], what: str, expected: int, found: int, source: str) -> None:
+def _compare(problems: list[str], quantity: str, expected: int, found: int, source: str) -> None:
     if expected != found:
         problems.append(
-            f"{what}: ledger {expected}, {source} {found} (difference {found - expected})"
+            f"{quantity}: ledger {expected}, {source} {found} (difference {found - expected})"
         )
 
 
@@ -94,16 +94,16 @@ def check_mission(
         ("platform revenue", totals.platform_revenue_minor, mission.platform_revenue_minor),
         ("charged back", totals.charged_back_minor, _charged_back(mission)),
     )
-    for what, in_ledger, in_mission in recorded:
-        _compare(result.problems, what, in_ledger, in_mission, "mission")
+    for quantity, in_ledger, in_mission in recorded:
+        _compare(result.problems, quantity, in_ledger, in_mission, "mission")
     if stripe_totals is not None:
         reported = (
             ("captured", totals.captured_minor, stripe_totals.captured_minor),
             ("refunded", totals.refunded_minor, stripe_totals.refunded_minor),
             ("transferred", totals.transferred_minor, stripe_totals.transferred_minor),
         )
-        for what, in_ledger, at_stripe in reported:
-            _compare(result.problems, what, in_ledger, at_stripe, "Stripe")
+        for quantity, in_ledger, at_stripe in reported:
+            _compare(result.problems, quantity, in_ledger, at_stripe, "Stripe")
     return result
 
 

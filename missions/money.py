@@ -68,7 +68,7 @@ class CancellationPolicy(BaseModel):
 
 
 class CancellationSplit(BaseModel):
-    """Where the captured money goes when a client cancels a funded mission."""
+    """The split of the captured money when a client cancels a funded mission."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -131,7 +131,7 @@ class PaymentsGateway:
     ) -> PaymentIntentInfo:
         """Cancel an unpaid PaymentIntent and return its final state.
 
-        A PaymentIntent that succeeded in the meantime cannot be cancelled; its state is
+        A PaymentIntent that succeeded in the meantime cannot be cancelled. Its state is
         returned instead, so the caller learns that the mission was paid after all.
         """
         key = idempotency_key(mission_id, "cancel", payment_intent_id)

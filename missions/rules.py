@@ -1,7 +1,7 @@
 """Who may do what in each state: the one authorization matrix of a mission.
 
 The workflow's update validators call `check`, so the API, the typed client and ops tools
-all get the same answer. The module is pure, because it runs inside workflow code.
+all get the same decision. The module is pure, because it runs inside workflow code.
 """
 
 from __future__ import annotations

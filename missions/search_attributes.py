@@ -1,6 +1,6 @@
 """The search attributes every mission carries, so ops can filter in the Temporal Web UI.
 
-None of them holds personal data, because Temporal stores them unencrypted: ids, state,
+None of them contains personal data, because Temporal stores them unencrypted: ids, state,
 category and amount only.
 """
 

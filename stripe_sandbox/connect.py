@@ -7,7 +7,7 @@ Sandbox-only convention: metadata `sandbox_payouts=disabled`, at creation or in 
 update, makes the account unusable. Its capabilities turn `inactive`, both enabled flags
 turn false, `requirements.disabled_reason` becomes `requirements.past_due`, and
 transfers to it fail with 400 `insufficient_capabilities_for_transfer`, as Stripe
-answers for an account whose `transfers` capability is not active. Removing the key or
+does for an account whose `transfers` capability is not active. Removing the key or
 setting another value makes the account usable again. Both changes emit
 `account.updated`, and so does every creation, standing in for the update that Stripe
 sends once onboarding activates the capabilities.

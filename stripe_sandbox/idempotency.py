@@ -10,7 +10,7 @@ validation errors, as Stripe documents.
 Concurrent requests with one key never both run: each key has an asyncio lock, and a
 request that finds it held waits for the first to finish and then replays its response.
 NOTE: Stripe responds to such a request at once with 409 `idempotency_key_in_use`. The
-sandbox answers 409 only after `idempotency_wait_seconds`, because its handlers
+sandbox returns 409 only after `idempotency_wait_seconds`, because its handlers
 finish in milliseconds.
 """
 

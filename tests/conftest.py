@@ -180,7 +180,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """End the process with pytest's status once every other plugin has finished.
 
     temporalio 1.35's native threads can outlive the interpreter and crash it with a
-    segmentation fault during shutdown, after every test ran; exiting here keeps that
+    segmentation fault during shutdown, after every test ran. Exiting here keeps that
     crash from replacing the real result. Only runs that loaded the SDK are affected.
     """
     if "temporalio.bridge" not in sys.modules:

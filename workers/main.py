@@ -1,7 +1,7 @@
 """Build and run the worker that hosts MissionWorkflow and its activities.
 
 Clients (Stripe, database sessions) are built once here and injected into the activity
-classes; the synchronous activities run on a thread pool sized for blocking I/O.
+classes. The synchronous activities run on a thread pool sized for blocking I/O.
 """
 
 from __future__ import annotations

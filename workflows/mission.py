@@ -470,14 +470,14 @@ class MissionWorkflow(OpsCommands):
     def _validate_resolve_dispute(self, data: ResolveDisputeInput) -> None:
         self._guard(Action.RESOLVE_DISPUTE, data.actor)
         self._reject_while_payout_pending()
-        held = self._held_minor()
-        if data.refund_minor + data.release_minor > held:
+        escrow_minor = self._held_minor()
+        if data.refund_minor + data.release_minor > escrow_minor:
             raise rejection(
                 InvalidInput(
                     f"refund_minor {data.refund_minor} + release_minor {data.release_minor} "
-                    f"exceeds the {held} held in escrow for mission {self._s.mission_id}; "
+                    f"exceeds the {escrow_minor} held in escrow for mission {self._s.mission_id}; "
                     "lower one of them",
-                    held_minor=held,
+                    held_minor=escrow_minor,
                 )
             )
 

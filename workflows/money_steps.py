@@ -42,7 +42,11 @@ class MoneySteps(MissionBase):
     """Payment, refund and payout steps, called with the workflow's lock held."""
 
     async def _apply_intent(self, intent: PaymentIntentInfo) -> None:
-        """Record a PaymentIntent's state; a success funds the mission exactly once."""
+        """Record a PaymentIntent's state, and fund the mission if it succeeded.
+
+        Only a mission awaiting payment is funded, so a success learned twice (from the
+        confirmation, the webhook and the poll) captures once.
+        """
         payment = self._payment()
         payment.status = intent.status
         if intent.status != "succeeded" or self._s.state is not S.AWAITING_PAYMENT:
@@ -231,7 +235,7 @@ class MoneySteps(MissionBase):
         await self._commit("provider_withdrew")
 
     async def _client_cancels_funded(self, actor: Actor) -> None:
-        held = self._held_minor()
+        escrow_minor = self._held_minor()
         scheduled = self._s.request.scheduled_at
         policy = self._input.cancellation_policy
         late = (
@@ -240,7 +244,7 @@ class MoneySteps(MissionBase):
             and workflow.now() > scheduled - timedelta(hours=policy.free_until_hours_before)
         )
         split = money.late_cancellation_split(self._quote(), policy, late=late)
-        refund = min(split.refund_minor, held)
+        refund = min(split.refund_minor, escrow_minor)
         await self._refund(refund, "cancellation")
         self._s.cancelled_by = actor.role
         self._notify("mission_cancelled", [self._client(), self._provider()], refund_minor=refund)

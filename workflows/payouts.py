@@ -7,7 +7,7 @@ from enum import StrEnum
 
 
 class PayoutNext(StrEnum):
-    """Where the mission goes once the payout is transferred.
+    """The mission's next state once the payout is transferred.
 
     A late cancellation's share is paid to a mission that is already cancelled, so it
     stays where it is.

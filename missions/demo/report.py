@@ -17,7 +17,7 @@ class Mismatch:
 
 @dataclass(frozen=True)
 class MissionOutcome:
-    """How one mission of the demo ended.
+    """The outcome of one mission of the demo.
 
     `error` is set when a step failed or the mission could not be read. `view` is the
     last mission view read from the API, or None if none could be read.

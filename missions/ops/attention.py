@@ -1,8 +1,9 @@
 """The running missions that need a person, found through Temporal's visibility store.
 
 A mission needs attention when its workflow sets `NeedsAttention` (a waiting payout, an
-open dispute, a failed money step), when it is disputed, when one of its deadlines passed
-a while ago without the mission moving on, or when an activity keeps failing.
+open dispute, a failed money step) or when it is disputed. It also needs attention when one
+of its deadlines passed a while ago without the mission moving on, or when an activity keeps
+failing.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ async def find_attention(
 ) -> list[AttentionItem]:
     """List the running missions that need ops, with the reasons for each.
 
-    With `deep`, every running mission is also described to catch an activity that keeps
-    failing, which sets no search attribute while it retries; that costs one call each.
+    With `deep`, every running mission is also described, because an activity that keeps
+    failing sets no search attribute while it retries. That costs one call per mission.
     """
     now = now or datetime.now(UTC)
     items: dict[str, AttentionItem] = {}

@@ -45,7 +45,7 @@ async def test_payout_sent_after_late_onboarding(
         )
         account_id = profile.json()["stripe_account_id"]
         # Stripe returns payouts_enabled=false for a new Express account until its owner
-        # finishes onboarding; the sandbox's metadata convention stands in for that.
+        # finishes onboarding; the sandbox's metadata convention simulates that.
         live_stack.gateway._stripe.v1.accounts.update(
             account_id, {"metadata": {"sandbox_payouts": "disabled"}}
         )

@@ -26,7 +26,7 @@ OK = "ok"
 FORBIDDEN = "forbidden"
 STATE = "invalid_state"
 CONFLICT = "conflict"
-NA = "n/a"  # No such party: nobody is selected before selection or after expiry.
+NA = "n/a"  # No such party: no provider is selected before selection or after expiry.
 
 # Columns of every row below.
 PARTIES = (
@@ -38,7 +38,7 @@ PARTIES = (
     "ops",
     "service",
 )
-# A service acting for a user gets exactly that user's answers.
+# A service acting for a user gets exactly that user's responses.
 ACTING_FOR = {"service_for_client": "client", "service_for_selected": "selected"}
 
 F, I, C = FORBIDDEN, STATE, CONFLICT  # noqa: E741
@@ -443,7 +443,7 @@ def checks_for(state: str) -> list[Check]:
 
 
 async def outcome_mismatches(builder: Builder, mission: Mission, check: Check) -> list[str]:
-    """Send the check's requests and describe each answer that differs from the table."""
+    """Send the check's requests and describe each response that differs from the table."""
     mismatches = []
     for request in requests_for(check.action, mission, check.party):
         response = await builder.send(check.party, request)

@@ -1,7 +1,7 @@
 """Many missions on every money path while the worker is killed and Stripe fails.
 
 The worker runs as a separate process that is killed with SIGKILL and restarted at random
-points; the Stripe sandbox injects 500s, rate limits, connection resets and timeouts after
+points, and the Stripe sandbox injects 500s, rate limits, connection resets and timeouts after
 the object was created. Afterwards every mission must have reached its expected end, the
 ledger check must pass, and no Stripe object may exist twice for the same purpose.
 
@@ -215,7 +215,7 @@ async def _retrying(
 ) -> None:
     """Send one command until it goes through, riding out worker restarts and Stripe faults.
 
-    A failed attempt may still have taken effect (its answer was lost while the worker
+    A failed attempt may still have taken effect (its response was lost while the worker
     restarted), so `done` is asked before each new attempt of a command that must not run
     twice.
     """
