@@ -318,6 +318,72 @@ def demo(
     _exit_without_finalizing(code)
 
 
+@app.command(cls=_Command)
+def bench(
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="Run every measurement on a few missions, in about two minutes."
+        ),
+    ] = False,
+    missions: Annotated[
+        int | None,
+        typer.Option(help="Missions per throughput run (default: 500, or 20 with --quick).", min=1),
+    ] = None,
+    memory_missions: Annotated[
+        int | None,
+        typer.Option(
+            help="Open missions for the worker-memory measurement (default: 10000, or 300).",
+            min=1,
+        ),
+    ] = None,
+    catch_up_missions: Annotated[
+        int | None,
+        typer.Option(
+            help="Missions due at one instant for the timer catch-up (default: 1000, or 50).",
+            min=1,
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Run only this measurement: throughput, history, latency, catch-up or "
+            "memory. Repeat the option for several.",
+        ),
+    ] = None,
+    results_dir: Annotated[
+        Path,
+        typer.Option("--results-dir", help="Directory the results file is written to."),
+    ] = Path("bench/results"),
+    keep_data: Annotated[
+        bool,
+        typer.Option("--keep-data", help="Keep the stack's data and logs after a run."),
+    ] = False,
+) -> None:
+    """Measure throughput, history size, API latency, worker memory and timer catch-up."""
+    from dataclasses import replace
+
+    from missions.bench.command import FULL, PHASES, QUICK, run_bench_command
+
+    unknown = sorted(set(only or ()) - set(PHASES))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown measurement {', '.join(unknown)}; choose from {', '.join(PHASES)}",
+            param_hint="--only",
+        )
+    preset = QUICK if quick else FULL
+    options = replace(
+        preset,
+        phases=tuple(only or ()),
+        missions=missions or preset.missions,
+        memory_missions=memory_missions or preset.memory_missions,
+        catch_up_missions=catch_up_missions or preset.catch_up_missions,
+    )
+    code = run_bench_command(get_settings(), options, results_dir, keep_data, typer.echo)
+    _exit_without_finalizing(code)
+
+
 def main() -> None:
     app()
 
