@@ -48,6 +48,15 @@ SEARCH_ATTRIBUTE_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
 
+# The Temporal server's SQLite pragmas. In WAL mode with synchronous=NORMAL, SQLite syncs
+# the log at checkpoints only, not at every commit as with the CLI's defaults. Every committed
+# transaction still survives a crash of the server process, but a power loss or OS crash may
+# roll back the last ones, and the database stays consistent either way (SQLite's PRAGMA
+# synchronous docs, https://www.sqlite.org/pragma.html#pragma_synchronous). On a busy 2-core
+# machine, bench/server_settings.py measured 3.0 to 3.2 times the defaults' missions per
+# second. In memory ran 0.95 to 1.3 times as fast as this, but loses every mission on a restart.
+TEMPORAL_SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
 
 class StackError(Exception):
     """The stack could not start, or one of its parts stopped."""
@@ -150,6 +159,8 @@ def temporal_command(temporal_cli: str, config: StackConfig, namespace: str) -> 
         "--log-level",
         "warn",
     ]
+    for pragma in TEMPORAL_SQLITE_PRAGMAS:
+        command += ["--sqlite-pragma", pragma]
     if namespace != "default":
         command += ["--namespace", namespace]
     return command + search_attribute_flags()

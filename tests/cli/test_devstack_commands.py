@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +62,12 @@ def test_temporal_binds_loopback_with_persistence(config: StackConfig) -> None:
     assert _flag_value(command, "--ui-port") == "18233"
     assert _flag_value(command, "--db-filename") == str(config.data_dir / "temporal.sqlite")
     assert "--namespace" not in command
+
+
+def test_temporal_uses_wal_with_normal_sync(config: StackConfig) -> None:
+    command = temporal_command("/bin/temporal", config, "default")
+    pragmas = [command[i + 1] for i, arg in enumerate(command) if arg == "--sqlite-pragma"]
+    assert pragmas == ["journal_mode=wal", "synchronous=normal"]
 
 
 def test_temporal_creates_other_namespace(config: StackConfig) -> None:
@@ -143,6 +152,47 @@ def _free_ports(count: int) -> list[int]:
             sock.bind(("127.0.0.1", 0))
             ports.append(int(sock.getsockname()[1]))
     return ports
+
+
+def test_temporal_database_in_wal_mode(tmp_path: Path) -> None:
+    # The CLI hands --sqlite-pragma values to SQLite unchecked, so only the file shows that
+    # WAL took effect: header bytes 18 and 19 are 2 in WAL mode and 1 with a rollback journal.
+    cli = Path(sys.executable).parent / "temporal"
+    if not cli.exists():
+        pytest.skip("the temporal CLI is not installed beside Python")
+    temporal, temporal_ui = _free_ports(2)
+    config = StackConfig(
+        data_dir=tmp_path, ports=StackPorts(temporal=temporal, temporal_ui=temporal_ui)
+    )
+    database = tmp_path / "temporal.sqlite"
+    with (tmp_path / "temporal.log").open("wb") as log_file:
+        server = subprocess.Popen(
+            temporal_command(str(cli), config, "default"),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            health = [
+                str(cli),
+                "operator",
+                "cluster",
+                "health",
+                "--address",
+                config.temporal_address,
+            ]
+            deadline = time.monotonic() + 60
+            while subprocess.run(health, capture_output=True, check=False).returncode != 0:
+                assert server.poll() is None, (tmp_path / "temporal.log").read_text()
+                assert time.monotonic() < deadline, "the Temporal dev server was not ready in 60 s"
+                time.sleep(0.25)
+            header = database.read_bytes()[:20]
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    assert header[18] == 2
+    assert header[19] == 2
+    assert (tmp_path / "temporal.sqlite-wal").exists()
 
 
 def test_start_rejects_busy_port(tmp_path: Path) -> None:
