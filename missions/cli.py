@@ -330,6 +330,14 @@ def bench(
         int | None,
         typer.Option(help="Missions per throughput run (default: 500, or 20 with --quick).", min=1),
     ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            help="Throughput rounds, each running the baseline, the client and the HTTP API "
+            "in turn; the medians are reported (default: 1).",
+            min=1,
+        ),
+    ] = None,
     memory_missions: Annotated[
         int | None,
         typer.Option(
@@ -377,6 +385,7 @@ def bench(
         preset,
         phases=tuple(only or ()),
         missions=missions or preset.missions,
+        rounds=rounds or preset.rounds,
         memory_missions=memory_missions or preset.memory_missions,
         catch_up_missions=catch_up_missions or preset.catch_up_missions,
     )

@@ -348,6 +348,10 @@ class DevStack:
         finally:
             self.stop()
 
+    def child_pids(self) -> dict[str, int]:
+        """Return the pid of each running child by name."""
+        return {child.spec.name: child.process.pid for child in self._children}
+
     def stop(self) -> None:
         """Stop the children in reverse start order, each with SIGTERM, then SIGKILL if needed."""
         while self._children:

@@ -11,7 +11,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from missions.bench.baseline_workflow import BaselinePlan
 from missions.bench.catchup import measure_catch_up
+from missions.bench.cpu import CpuMeter
 from missions.bench.drivers import (
     RunResult,
     baseline_run,
@@ -31,7 +32,12 @@ from missions.bench.drivers import (
     run_many,
 )
 from missions.bench.history import count_history, plan_from_history
-from missions.bench.latency import measure_latency
+from missions.bench.latency import (
+    LatencySummary,
+    measure_reads,
+    measure_updates,
+    prepare_seats,
+)
 from missions.bench.machine import describe_machine
 from missions.bench.memory import WORKFLOW_CACHE_SIZE, measure_memory
 from missions.bench.report import format_results, history_figures, write_results
@@ -82,7 +88,7 @@ FULL = BenchOptions(
     mode="full",
     missions=500,
     concurrency=100,
-    rounds=2,
+    rounds=1,
     latency_clients=50,
     reads_per_client=40,
     updates_per_client=20,
@@ -206,19 +212,7 @@ async def _measure(bench: BenchStack, options: BenchOptions, echo: Echo) -> dict
 
         if options.runs("latency"):
             echo(f"latency: {options.latency_clients} clients")
-            reads, updates = await measure_latency(
-                api,
-                tokens,
-                providers,
-                options.latency_clients,
-                options.reads_per_client,
-                options.updates_per_client,
-            )
-            results["latency"] = {
-                "clients": options.latency_clients,
-                "reads": dataclasses.asdict(reads),
-                "updates": dataclasses.asdict(updates),
-            }
+            results["latency"] = await _latency(bench, api, tokens, providers, options)
 
     if options.runs("catch-up"):
         echo(f"timer catch-up: {options.catch_up_missions} missions")
@@ -260,7 +254,7 @@ async def _throughput(
     bench.start_baseline_worker(task_queue)
     run_id = uuid.uuid4().hex[:8]
 
-    def baseline(round_number: int) -> Callable[[int], Any]:
+    def baseline(round_number: int) -> Callable[[int], Awaitable[str]]:
         return lambda number: baseline_run(
             client.temporal, task_queue, plan, f"baseline-{run_id}-{round_number}-{number}"
         )
@@ -268,25 +262,24 @@ async def _throughput(
     # The baseline worker's first workflows load its modules; they are not counted.
     await run_many("baseline warm-up", WARM_UP_MISSIONS, WARM_UP_MISSIONS, baseline(-1))
 
+    drivers: dict[str, Callable[[int], Callable[[int], Awaitable[str]]]] = {
+        "baseline": baseline,
+        "client": lambda _round: (
+            lambda number: happy_path_via_client(client, cast_for(number, providers))
+        ),
+        "http": lambda _round: (
+            lambda number: happy_path_via_http(api, tokens, cast_for(number, providers))
+        ),
+    }
     rounds: list[dict[str, RunResult]] = []
     for round_number in range(options.rounds):
-        runs = {
-            "baseline": await run_many(
-                "baseline", options.missions, options.concurrency, baseline(round_number)
-            ),
-            "client": await run_many(
-                "client",
-                options.missions,
-                options.concurrency,
-                lambda number: happy_path_via_client(client, cast_for(number, providers)),
-            ),
-            "http": await run_many(
-                "http",
-                options.missions,
-                options.concurrency,
-                lambda number: happy_path_via_http(api, tokens, cast_for(number, providers)),
-            ),
-        }
+        runs = {}
+        for name, driver in drivers.items():
+            meter = CpuMeter(bench.pids())
+            meter.start()
+            run = await run_many(name, options.missions, options.concurrency, driver(round_number))
+            run.cpu_seconds = meter.stop()
+            runs[name] = run
         for name, run in runs.items():
             log.info("throughput round %s: %s %.2f missions/s", round_number, name, run.per_second)
         rounds.append(runs)
@@ -304,6 +297,8 @@ async def _throughput(
                     "per_second": round(run.per_second, 3),
                     "seconds": round(run.seconds, 2),
                     "failures": run.failures,
+                    "cpu_seconds": run.cpu_seconds,
+                    "cpu_ms_per_mission": _per_item_ms(run.cpu_seconds, run.missions),
                 }
                 for name, run in runs.items()
             }
@@ -316,6 +311,41 @@ async def _throughput(
         "http_ratio": median("http") / baseline_rate if baseline_rate else 0.0,
         "failures": sum(run.failures for runs in rounds for run in runs.values()),
     }
+
+
+async def _latency(
+    bench: BenchStack,
+    api: MissionsApi,
+    tokens: TokenBook,
+    providers: list[str],
+    options: BenchOptions,
+) -> dict[str, Any]:
+    """Measure reads and updates with every client at once, then updates by one client."""
+    seats = await prepare_seats(api, tokens, providers, options.latency_clients)
+    figures: dict[str, Any] = {"clients": options.latency_clients}
+    measurements: dict[str, Callable[[], Awaitable[LatencySummary]]] = {
+        "reads": lambda: measure_reads(api, tokens, seats, options.reads_per_client),
+        "updates": lambda: measure_updates(api, tokens, seats, options.updates_per_client),
+        # One client alone shows the latency without queueing behind the others.
+        "updates_one_client": lambda: measure_updates(
+            api, tokens, seats[:1], options.updates_per_client * 2
+        ),
+    }
+    for name, measure in measurements.items():
+        meter = CpuMeter(bench.pids())
+        meter.start()
+        summary = await measure()
+        cpu = meter.stop()
+        figures[name] = {
+            **dataclasses.asdict(summary),
+            "cpu_seconds": cpu,
+            "cpu_ms_per_request": _per_item_ms(cpu, summary.requests),
+        }
+    return figures
+
+
+def _per_item_ms(cpu_seconds: dict[str, float], items: int) -> dict[str, float]:
+    return {name: round(seconds * 1000 / max(items, 1), 1) for name, seconds in cpu_seconds.items()}
 
 
 async def _demo_histories(bench: BenchStack, client: MissionsClient) -> list[dict[str, Any]]:

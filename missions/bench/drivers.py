@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -76,6 +76,8 @@ class RunResult:
     failures: int
     seconds: float
     mission_ids: list[str]
+    # CPU seconds each process spent during the run, when measured.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:

@@ -51,70 +51,80 @@ def summarize(samples: list[float], errors: int) -> LatencySummary:
 
 
 @dataclass
-class _Seat:
-    """One concurrent client: its mission and the provider's live application."""
+class Seat:
+    """One concurrent client: its mission and the provider's latest application."""
 
     client: Actor
     provider: Actor
     mission_id: str
     application_id: str
+    application_live: bool = True
 
 
-async def measure_latency(
-    api: MissionsApi,
-    tokens: TokenBook,
-    providers: list[str],
-    clients: int,
-    reads_per_client: int,
-    updates_per_client: int,
-) -> tuple[LatencySummary, LatencySummary]:
-    """Return the read and update latency with `clients` clients sending at once."""
-    seats = await asyncio.gather(
-        *(_seat(api, tokens, providers, number) for number in range(clients))
+async def prepare_seats(
+    api: MissionsApi, tokens: TokenBook, providers: list[str], clients: int
+) -> list[Seat]:
+    """Post one mission per client and let a provider apply to it."""
+    return list(
+        await asyncio.gather(*(_seat(api, tokens, providers, number) for number in range(clients)))
     )
 
-    read_samples: list[float] = []
-    read_errors = 0
 
-    async def reader(seat: _Seat) -> None:
-        nonlocal read_errors
+async def measure_reads(
+    api: MissionsApi, tokens: TokenBook, seats: list[Seat], reads_per_client: int
+) -> LatencySummary:
+    """Let every seat's client read its mission `reads_per_client` times, all at once."""
+    samples: list[float] = []
+    errors = 0
+
+    async def reader(seat: Seat) -> None:
+        nonlocal errors
         token = tokens.get(seat.client.user_id, seat.client.role)
         for _ in range(reads_per_client):
             started = time.perf_counter()
             try:
                 await api.get_mission(token, seat.mission_id)
             except Exception:
-                read_errors += 1
+                errors += 1
                 continue
-            read_samples.append(time.perf_counter() - started)
+            samples.append(time.perf_counter() - started)
 
-    update_samples: list[float] = []
-    update_errors = 0
+    await asyncio.gather(*(reader(seat) for seat in seats))
+    return summarize(samples, errors)
 
-    async def updater(seat: _Seat) -> None:
-        nonlocal update_errors
+
+async def measure_updates(
+    api: MissionsApi, tokens: TokenBook, seats: list[Seat], updates_per_client: int
+) -> LatencySummary:
+    """Let every seat's provider withdraw and apply again in turn, all seats at once."""
+    samples: list[float] = []
+    errors = 0
+
+    async def updater(seat: Seat) -> None:
+        nonlocal errors
         token = tokens.get(seat.provider.user_id, seat.provider.role)
         for number in range(updates_per_client):
             started = time.perf_counter()
             try:
-                if number % 2 == 0:
+                if seat.application_live:
                     path = f"applications/{seat.application_id}/withdrawal"
                     await api.command(token, seat.mission_id, path)
+                    seat.application_live = False
                 else:
                     body = {"price_minor": 10000 + number, "message": "Toujours disponible."}
                     result = await api.command(token, seat.mission_id, "applications", body)
                     seat.application_id = str(result["application_id"])
+                    seat.application_live = True
             except Exception:
-                update_errors += 1
+                errors += 1
                 continue
-            update_samples.append(time.perf_counter() - started)
+            samples.append(time.perf_counter() - started)
 
-    await asyncio.gather(*(reader(seat) for seat in seats))
     await asyncio.gather(*(updater(seat) for seat in seats))
-    return summarize(read_samples, read_errors), summarize(update_samples, update_errors)
+    return summarize(samples, errors)
 
 
-async def _seat(api: MissionsApi, tokens: TokenBook, providers: list[str], number: int) -> _Seat:
+async def _seat(api: MissionsApi, tokens: TokenBook, providers: list[str], number: int) -> Seat:
     cast = cast_for(number, providers, prefix="latency")
     client_token = tokens.get(cast.client.user_id, cast.client.role)
     view = await api.create_mission(client_token, REQUEST.model_dump(mode="json"))
@@ -122,4 +132,4 @@ async def _seat(api: MissionsApi, tokens: TokenBook, providers: list[str], numbe
     body = {"price_minor": 10000, "message": "Disponible."}
     provider_token = tokens.get(cast.selected.user_id, cast.selected.role)
     result = await api.command(provider_token, mission_id, "applications", body)
-    return _Seat(cast.client, cast.selected, mission_id, str(result["application_id"]))
+    return Seat(cast.client, cast.selected, mission_id, str(result["application_id"]))

@@ -39,7 +39,7 @@ def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-def _kinds(counts: dict[str, int]) -> str:
+def _kinds(counts: dict[str, float]) -> str:
     return ", ".join(f"{kind} {number}" for kind, number in counts.items())
 
 
@@ -75,6 +75,8 @@ def _throughput_lines(figures: dict[str, Any] | None) -> list[str]:
         f"  via the HTTP API         {figures['http_per_second']:7.2f} missions/s, "
         f"{figures['http_ratio']:.2f} of baseline",
     ]
+    for name, run in figures["rounds"][-1].items():
+        lines.append(f"  CPU ms per mission, {name}: {_kinds(run['cpu_ms_per_mission'])}")
     failures = figures["failures"]
     if failures:
         lines.append(f"  {failures} mission(s) failed; see the warnings above")
@@ -105,11 +107,14 @@ def _history_lines(figures: dict[str, Any] | None) -> list[str]:
 def _latency_lines(figures: dict[str, Any] | None) -> list[str]:
     if not figures:
         return []
-    lines = [f"API latency with {figures['clients']} concurrent clients:"]
-    for kind in ("reads", "updates"):
+    lines = [f"API latency with {figures['clients']} concurrent clients, then one:"]
+    for kind in ("reads", "updates", "updates_one_client"):
+        if kind not in figures:
+            continue
         summary = figures[kind]
         line = (
-            f"  {kind:8} {summary['requests']:5} requests, {summary['errors']} errors: "
+            f"  {kind.replace('_', ' '):18} {summary['requests']:5} requests, "
+            f"{summary['errors']} errors: "
             f"p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
             f"p99 {summary['p99_ms']:.1f} ms, max {summary['max_ms']:.1f} ms"
         )
@@ -117,6 +122,7 @@ def _latency_lines(figures: dict[str, Any] | None) -> list[str]:
             met = summary["p99_ms"] <= TARGET_UPDATE_P99_MS
             line += f" (target p99 <= {TARGET_UPDATE_P99_MS:.0f} ms: {_verdict(met)})"
         lines.append(line)
+        lines.append(f"    CPU ms per request: {_kinds(summary['cpu_ms_per_request'])}")
     return lines
 
 

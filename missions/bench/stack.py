@@ -78,6 +78,10 @@ class WorkerProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
     def rss_bytes(self) -> int:
         """Return the resident set size of the process, read from /proc."""
         status = Path(f"/proc/{self.pid}/status").read_text()
@@ -138,6 +142,13 @@ class BenchStack:
     def start_baseline_worker(self, task_queue: str) -> WorkerProcess:
         argv = [sys.executable, "-m", "missions.bench.baseline_worker"]
         return self.start_worker(f"baseline-{task_queue}", task_queue, argv)
+
+    def pids(self) -> dict[str, int]:
+        """Return the pid of each process of the stack, the extra workers and this one."""
+        pids = self.stack.child_pids()
+        pids.update({worker.name: worker.pid for worker in self._workers if worker.alive})
+        pids["bench"] = os.getpid()
+        return pids
 
     def stop_workers(self) -> None:
         for worker in self._workers:
