@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Prometheus endpoint of the Temporal SDK in the worker and API processes; port 0 is off.
     temporal_metrics_host: str = "127.0.0.1"
     temporal_metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Max open missions the worker keeps in memory, and 0 turns the cache off. An evicted
+    # mission replays its history on its next task (figures at `build_worker` in workers/main.py).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
     # The API's read-model metrics query the database at most once per interval.
     read_model_metrics_interval: timedelta = timedelta(seconds=30)
 
