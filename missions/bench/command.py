@@ -39,7 +39,7 @@ from missions.bench.latency import (
     prepare_seats,
 )
 from missions.bench.machine import describe_machine
-from missions.bench.memory import WORKFLOW_CACHE_SIZE, measure_memory
+from missions.bench.memory import measure_memory
 from missions.bench.report import format_results, history_figures, write_results
 from missions.bench.stack import BenchStack, onboard_providers, running_stack
 from missions.client import MissionsClient
@@ -149,12 +149,16 @@ def run_bench_command(
     path = write_results(results, results_dir, started_at)
     echo(f"results written to {path}")
 
-    failures = results["failures"]
-    if failures:
-        echo(f"error: {failures} mission(s) failed during the benchmark; see {data_dir / 'logs'}")
-    elif not keep_data:
+    # A command that times out under load is a figure, not a fault; a mission that never
+    # gets its money released, or a run in which no mission finished, is a fault.
+    problems = results["problems"]
+    if results["failures"]:
+        echo(f"{results['failures']} mission(s) failed during the benchmark; see the warnings")
+    for problem in problems:
+        echo(f"error: {problem}; the logs are in {data_dir / 'logs'}")
+    if not problems and not keep_data:
         shutil.rmtree(data_dir, ignore_errors=True)
-    return 1 if failures else 0
+    return 1 if problems else 0
 
 
 def persistence_flags(command: list[str]) -> list[str]:
@@ -175,6 +179,7 @@ async def _measure(bench: BenchStack, options: BenchOptions, echo: Echo) -> dict
     providers = [f"bench-pro-{number:02d}" for number in range(options.providers)]
     results: dict[str, Any] = {}
     failures = 0
+    problems: list[str] = []
 
     async with http_client(bench.api_url, options.concurrency) as http:
         api = MissionsApi(http)
@@ -201,6 +206,8 @@ async def _measure(bench: BenchStack, options: BenchOptions, echo: Echo) -> dict
                 bench, client, api, tokens, providers, options, plan
             )
             failures += results["throughput"]["failures"]
+            if results["throughput"]["failures"] >= options.missions * options.rounds * 3:
+                problems.append("no mission finished in the throughput runs")
             results["throughput"]["baseline_plan"] = plan.model_dump()
 
         if options.runs("history"):
@@ -223,20 +230,28 @@ async def _measure(bench: BenchStack, options: BenchOptions, echo: Echo) -> dict
             options.catch_up_missions,
             options.concurrency,
         )
-        failures += catch_up.setup_failures + (catch_up.missions - catch_up.released)
+        failures += catch_up.setup_failures
+        set_up = catch_up.missions - catch_up.setup_failures
+        if catch_up.released < set_up:
+            problems.append(
+                f"{set_up - catch_up.released} of {set_up} missions due at one instant were "
+                "not released in time"
+            )
         results["catch_up"] = dataclasses.asdict(catch_up)
 
     if options.runs("memory"):
         echo(f"worker memory: {options.memory_missions} open missions")
         memory = await measure_memory(bench, options.memory_missions, options.concurrency)
         failures += memory.failures
+        if memory.failures >= options.memory_missions:
+            problems.append("no mission opened in the worker-memory measurement")
         results["memory"] = {
             **dataclasses.asdict(memory),
             "per_mission_bytes": round(memory.per_mission_bytes),
             "per_cached_mission_bytes": round(memory.per_cached_mission_bytes),
-            "workflow_cache_size": WORKFLOW_CACHE_SIZE,
         }
     results["failures"] = failures
+    results["problems"] = problems
     return results
 
 

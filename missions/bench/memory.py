@@ -1,8 +1,8 @@
 """Worker memory per open mission: a fresh worker process, then many missions left waiting.
 
 The missions stay open, each waiting on its selection deadline's timer. The worker keeps at
-most `WORKFLOW_CACHE_SIZE` of them in memory (the Python SDK's default `max_cached_workflows`)
-and replays an evicted one from its history when it next has work.
+most `MISSIONS_WORKER_MAX_CACHED_WORKFLOWS` of them in memory and replays an evicted one
+from its history when it next has work.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from missions.contracts import Actor, Role
 
 log = logging.getLogger(__name__)
 
-WORKFLOW_CACHE_SIZE = 1000
 WARM_UP_MISSIONS = 20
 # The resident size counts as settled once it moved less than this between two samples.
 SETTLED_FRACTION = 0.01
@@ -34,6 +33,7 @@ class MemoryResult:
     rss_before_bytes: int
     rss_after_bytes: int
     start_seconds: float
+    workflow_cache_size: int
 
     @property
     def per_mission_bytes(self) -> float:
@@ -42,7 +42,7 @@ class MemoryResult:
     @property
     def per_cached_mission_bytes(self) -> float:
         """Growth divided by the missions the worker can hold in its cache at once."""
-        cached = min(self.missions, WORKFLOW_CACHE_SIZE)
+        cached = min(self.missions, self.workflow_cache_size)
         return (self.rss_after_bytes - self.rss_before_bytes) / max(cached, 1)
 
 
@@ -71,7 +71,8 @@ async def measure_memory(bench: BenchStack, missions: int, concurrency: int) -> 
         after,
     )
     worker.stop()
-    return MemoryResult(missions, run.failures, before, after, run.seconds)
+    cache_size = settings.worker_max_cached_workflows
+    return MemoryResult(missions, run.failures, before, after, run.seconds, cache_size)
 
 
 async def _settled_rss(worker: WorkerProcess) -> int:

@@ -137,7 +137,7 @@ def _memory_lines(figures: dict[str, Any] | None) -> list[str]:
         f"worker memory: {figures['missions']} open missions waiting on timers, RSS "
         f"{before_mib:.1f} -> {after_mib:.1f} MiB",
         f"  {per_mission / 1024:.1f} KiB per mission (target <= "
-        f"{TARGET_BYTES_PER_IDLE_MISSION // 1024} KiB: {_verdict(met)}); "
+        f"{TARGET_BYTES_PER_IDLE_MISSION // 1024} KiB with 10,000 open: {_verdict(met)}); "
         f"{figures['per_cached_mission_bytes'] / 1024:.1f} KiB per mission the worker caches "
         f"(at most {figures['workflow_cache_size']})",
     ]
