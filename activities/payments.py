@@ -111,6 +111,13 @@ def _call_stripe(mission_id: str, operation: str, call: Callable[[], T]) -> T:
         ) from error
 
 
+# Every activity here is declared with `no_thread_cancel_exception`: on a timeout or
+# cancellation, temporalio would otherwise raise an exception inside the worker thread at any
+# bytecode, even while it holds the logging module's handler lock, which then stays taken and
+# stops every thread of the worker. The thread ends its call instead and its result is
+# dropped; the idempotency key makes the retry safe.
+
+
 class PaymentActivities:
     """Stripe calls of the mission workflow; the gateway and sessions are built at worker start."""
 
@@ -118,7 +125,7 @@ class PaymentActivities:
         self._gateway = gateway
         self._sessions = sessions
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def create_payment_intent(self, data: CreatePaymentIntentInput) -> PaymentIntentInfo:
         return _call_stripe(
             data.mission_id,
@@ -133,7 +140,7 @@ class PaymentActivities:
             ),
         )
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def confirm_payment_intent(self, data: ConfirmPaymentIntentInput) -> PaymentIntentInfo:
         return _call_stripe(
             data.mission_id,
@@ -146,7 +153,7 @@ class PaymentActivities:
             ),
         )
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def retrieve_payment_intent(self, data: PaymentIntentRef) -> PaymentIntentInfo:
         return _call_stripe(
             data.mission_id,
@@ -154,7 +161,7 @@ class PaymentActivities:
             lambda: self._gateway.retrieve_payment_intent(payment_intent_id=data.payment_intent_id),
         )
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def cancel_payment_intent(self, data: PaymentIntentRef) -> PaymentIntentInfo:
         return _call_stripe(
             data.mission_id,
@@ -164,7 +171,7 @@ class PaymentActivities:
             ),
         )
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def refund(self, data: RefundInput) -> RefundInfo:
         return _call_stripe(
             data.mission_id,
@@ -177,7 +184,7 @@ class PaymentActivities:
             ),
         )
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def transfer_to_provider(self, data: TransferInput) -> TransferInfo:
         """Transfer to the provider's connected account, read from the database at call time.
 

@@ -8,6 +8,10 @@ from temporalio import activity
 from missions.activity_models import ProjectionInput, PublishReviewsInput
 from missions.db import repositories
 
+# Declared with `no_thread_cancel_exception` for the reason given in activities/payments.py:
+# an exception raised into the thread could leave the logging lock taken and stop the worker.
+# A write that runs on after its timeout is harmless, because every write here is idempotent.
+
 
 class ReadModelActivities:
     """Read-model activities sharing one session factory.
@@ -19,7 +23,7 @@ class ReadModelActivities:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def project_mission(self, data: ProjectionInput) -> None:
         """Store the mission's snapshot and queue its notifications in one transaction."""
         snapshot = data.snapshot
@@ -43,7 +47,7 @@ class ReadModelActivities:
                 result.notifications_queued,
             )
 
-    @activity.defn
+    @activity.defn(no_thread_cancel_exception=True)
     def publish_reviews(self, data: PublishReviewsInput) -> None:
         """Publish the mission's reviews and update the rated provider in one transaction."""
         with self._session_factory.begin() as session:
