@@ -149,8 +149,8 @@ def run_bench_command(
     path = write_results(results, results_dir, started_at)
     echo(f"results written to {path}")
 
-    # A command that times out under load is a figure, not a fault; a mission that never
-    # gets its money released, or a run in which no mission finished, is a fault.
+    # A command that times out under load is a figure of the run, not a fault. A mission
+    # whose money is never released is a fault, and so is a run in which no mission finished.
     problems = results["problems"]
     if results["failures"]:
         echo(f"{results['failures']} mission(s) failed during the benchmark; see the warnings")
