@@ -1,4 +1,4 @@
-"""The baseline workflow makes what its plan says, so it is a fair floor for a mission."""
+"""The baseline workflow makes the calls its plan lists, so it is a fair floor for a mission."""
 
 from __future__ import annotations
 
