@@ -58,7 +58,7 @@ from tests.support import OPS, client_actor, mission_request, onboard, provider_
 
 log = logging.getLogger(__name__)
 
-# The run takes two to four minutes here; a slower machine gets room before the timeout.
+# The run took one to four minutes on a 2-CPU machine. The timeout leaves room for a slower one.
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(900)]
 
 MISSION_COUNT = int(os.environ.get("MISSIONS_CHAOS_MISSIONS", "60"))
@@ -203,9 +203,9 @@ async def chaos(
 async def _kill_and_restart(worker: WorkerProcess, run: ChaosRun, stop: asyncio.Event) -> None:
     """Kill the worker at random intervals, leaving a live one when `stop` is set.
 
-    A task that was bound to the killed worker reaches the next one only after the sticky
-    queue's schedule-to-start timeout (10 s), so a worker killed more often than that lets
-    missions starve instead of testing them; the intervals stay above it.
+    A task bound to the killed worker reaches the next one only after the sticky queue's
+    schedule-to-start timeout (10 s by default in temporalio). A worker killed more often than
+    that would starve missions instead of testing them, so the intervals stay above it.
     """
     draws = random.Random(SEED)
     delay = 2.0
@@ -429,8 +429,8 @@ async def test_chaos_moves_money_once(chaos: ChaosRun, sessions: sessionmaker[Se
             await _run_mission(chaos, number, sessions)
 
     await asyncio.gather(*(one(number) for number in range(MISSION_COUNT)))
-    # The checks below read the final state; a worker killed while answering them would only
-    # slow them down, each query waiting out a dead worker's sticky queue.
+    # The checks below read the final state. Kills during these queries would only slow them,
+    # because each query would wait out a dead worker's sticky queue.
     await chaos.stop_killing()
 
     mismatches = []
