@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from missions.client import MissionsClient
-from missions.contracts import ApplicationRef, ApplicationStatus, MissionState
+from missions.contracts import ApplicationRef, ApplicationStatus, CancelInput, MissionState
 from missions.payments import PaymentsGateway
 from missions.settings import Settings
 from tests.support import client_actor, onboard, post_and_apply, provider_actor
@@ -103,3 +103,12 @@ async def test_evicted_missions_replay_and_continue(
                 assert selected.payment is not None
                 statuses = {a.application_id: a.status for a in selected.applications}
                 assert statuses == {application_id: ApplicationStatus.SELECTED}
+
+            # Ended while the worker runs: a timer firing later would leave a task on this
+            # queue, which no worker polls, and stop time skipping for the tests after this one.
+            # The first cancel drops the unpaid selection and reopens the mission.
+            for customer, mission_id, _, _ in opened:
+                reopened = await client.cancel(mission_id, CancelInput(actor=customer))
+                assert reopened.state is MissionState.OPEN
+                cancelled = await client.cancel(mission_id, CancelInput(actor=customer))
+                assert cancelled.state is MissionState.CANCELLED
