@@ -1,18 +1,20 @@
 """State helpers and plumbing shared by the mission workflow's parts.
 
-No I/O happens here: activities are only scheduled, through `workflow.execute_activity`.
+No I/O happens here: activities are only scheduled, through `workflow.execute_activity` and
+`workflow.execute_local_activity`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from missions import money
@@ -56,6 +58,17 @@ DEADLINE_STATES = {
 }
 SETTLED_STATES = TERMINAL_STATES | {S.RELEASED, S.REVIEWING}
 
+# Patch of version 0.2.0, which writes the read model with local activities, skips
+# search-attribute upserts that change nothing and keeps the deadline timer while the
+# deadline stays the same. Runs that started before it replay the old branches (see
+# "Changing workflow code" in docs/operations.md). One id serves the three changes because
+# each patch id records a marker and a TemporalChangeVersion upsert in every new run.
+FEWER_HISTORY_EVENTS = "fewer-history-events"
+
+# The search-attribute values of one upsert: state, attention flag, next deadline, provider
+# and amount, with None for an attribute the upsert leaves out.
+SearchAttributeValues = tuple[str, bool, datetime | None, str | None, int | None]
+
 
 def rejection(error: MissionError) -> ApplicationError:
     return ApplicationError(error.message, error.details, type=error.code, non_retryable=True)
@@ -89,6 +102,7 @@ class MissionBase:
     _ledger: list[LedgerEntry]
     _ledger_count: int
     _revenue_booked: int
+    _upserted_search_attributes: SearchAttributeValues | None
 
     def _changed_since(self, version: int) -> Callable[[], bool]:
         return lambda: self._version != version
@@ -275,7 +289,11 @@ class MissionBase:
     async def _commit(self, event: str) -> None:
         """Publish a change: search attributes, then the read model and its notifications."""
         self._version += 1
-        self._s.updated_at = workflow.now()
+        # The read model keeps the row with the latest updated_at. Commits within one
+        # workflow task share workflow.now(), so each gets a later time than the one before.
+        now = workflow.now()
+        previous = self._s.updated_at
+        self._s.updated_at = now if now > previous else previous + timedelta(microseconds=1)
         # What the platform keeps is known only once nothing is held in escrow for a party.
         settled = self._s.state in SETTLED_STATES and self._payout is None
         self._s.money.platform_revenue_minor = self._held_minor() if settled else 0
@@ -289,7 +307,7 @@ class MissionBase:
         workflow.logger.info(
             "mission %s: %s, now %s", self._s.mission_id, event, self._s.state.value
         )
-        await workflow.execute_activity(
+        await self._write_read_model(
             "project_mission",
             ProjectionInput(
                 snapshot=self._snapshot(),
@@ -297,6 +315,36 @@ class MissionBase:
                 notifications=notifications,
                 ledger_entries=ledger,
             ),
+        )
+
+    async def _write_read_model(self, activity: str, data: BaseModel) -> None:
+        """Run one of the read-model activities, which are idempotent database upserts."""
+        if workflow.patched(FEWER_HISTORY_EVENTS):
+            # A local activity records one marker, where an activity records three events
+            # and one more workflow task. It runs inside the workflow task, so a worker
+            # crash before the task completes runs the write again on another worker,
+            # which the upserts make safe. While it retries, the workflow task stays open,
+            # so after DATABASE_LOCAL_WRITE's attempts the write goes on as an activity.
+            try:
+                await workflow.execute_local_activity(
+                    activity,
+                    data,
+                    start_to_close_timeout=policies.DATABASE_LOCAL_CALL_TIMEOUT,
+                    retry_policy=policies.DATABASE_LOCAL_WRITE,
+                )
+                return
+            except FailureError as error:
+                # temporalio 1.35 raises the activity's own ApplicationError once a local
+                # activity runs out of attempts, and an ActivityError for a timeout.
+                workflow.logger.warning(
+                    "mission %s: %s failed as a local activity, retrying it as an activity: %s",
+                    self._s.mission_id,
+                    activity,
+                    error,
+                )
+        await workflow.execute_activity(
+            activity,
+            data,
             start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
             retry_policy=policies.DATABASE_WRITE,
         )
@@ -308,15 +356,33 @@ class MissionBase:
             for at in (d.selection, d.payment, d.confirmation, d.review, d.payout_retry)
             if at is not None
         ]
+        next_deadline = min(upcoming) if upcoming else None
+        provider_id = self._s.provider_id or None
+        amount_minor = self._s.quote.client_total_minor if self._s.quote is not None else None
+        values = (
+            self._s.state.value,
+            self._s.needs_attention,
+            next_deadline,
+            provider_id,
+            amount_minor,
+        )
+        # An upsert that sets every attribute to its current value changes nothing on the
+        # server but still costs a history event. The cost of skipping it: a value changed
+        # from outside the workflow stays until one of these values changes here.
+        unchanged = values == self._upserted_search_attributes
+        if workflow.patched(FEWER_HISTORY_EVENTS) and unchanged:
+            return
+        self._upserted_search_attributes = values
+
         updates: list[SearchAttributeUpdate[Any]] = [
             attrs.MISSION_STATE.value_set(self._s.state.value),
             attrs.NEEDS_ATTENTION.value_set(self._s.needs_attention),
-            attrs.NEXT_DEADLINE.value_set(min(upcoming))
-            if upcoming
+            attrs.NEXT_DEADLINE.value_set(next_deadline)
+            if next_deadline is not None
             else attrs.NEXT_DEADLINE.value_unset(),
         ]
-        if self._s.provider_id:
-            updates.append(attrs.PROVIDER_ID.value_set(self._s.provider_id))
-        if self._s.quote is not None:
-            updates.append(attrs.AMOUNT_MINOR.value_set(self._s.quote.client_total_minor))
+        if provider_id is not None:
+            updates.append(attrs.PROVIDER_ID.value_set(provider_id))
+        if amount_minor is not None:
+            updates.append(attrs.AMOUNT_MINOR.value_set(amount_minor))
         workflow.upsert_search_attributes(updates)

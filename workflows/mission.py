@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from missions.rules import Action, Party
     from workflows import policies
     from workflows.base import (
+        FEWER_HISTORY_EVENTS,
         OPS_RECIPIENT,
         TIMER_FIELDS,
         Acct,
@@ -65,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         rejection,
         stripe_failure,
     )
+    from workflows.deadline_timer import DeadlineTimer, Due
     from workflows.ops_commands import OpsCommands
     from workflows.payouts import PayoutNext, PendingPayout
 
@@ -99,6 +101,7 @@ class MissionWorkflow(OpsCommands):
         self._ledger_count = 0
         # Platform revenue already moved out of escrow in the ledger.
         self._revenue_booked = 0
+        self._upserted_search_attributes = None
 
     @workflow.run
     async def run(self, data: MissionInput) -> MissionSnapshot:
@@ -106,30 +109,42 @@ class MissionWorkflow(OpsCommands):
             self._notify("mission_posted", [self._client()])
             await self._commit("mission_posted")
 
+        timer = DeadlineTimer()
         while self._s.state not in TERMINAL_STATES or self._payout is not None:
             seen = self._version
             due = self._next_timer()
-            if due is None:
-                await workflow.wait_condition(self._changed_since(seen))
+            if workflow.patched(FEWER_HISTORY_EVENTS):
+                kind = await timer.wait(due, self._changed_since(seen))
+            else:
+                kind = await self._wait_restarting_timer(due, seen)
+            if kind is None:
                 continue
-            kind, at = due
-            delay = at - workflow.now()
-            if delay > timedelta(0):
-                try:
-                    await workflow.wait_condition(
-                        self._changed_since(seen), timeout=delay, timeout_summary=kind
-                    )
-                    continue
-                except TimeoutError:
-                    pass
             async with self._lock:
                 if self._version != seen:
                     continue
                 await self._fire_timer(kind)
+        timer.cancel()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("mission %s ended %s", self._s.mission_id, self._s.state.value)
         return self._snapshot()
+
+    async def _wait_restarting_timer(self, due: Due | None, seen: int) -> str | None:
+        """Wait like `DeadlineTimer.wait`, with a new timer on every wait (version 0.1.0)."""
+        if due is None:
+            await workflow.wait_condition(self._changed_since(seen))
+            return None
+        kind, at = due
+        delay = at - workflow.now()
+        if delay > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    self._changed_since(seen), timeout=delay, timeout_summary=kind
+                )
+                return None
+            except TimeoutError:
+                pass
+        return kind
 
     async def _fire_timer(self, kind: str) -> None:
         mission_id = self._s.mission_id

@@ -263,11 +263,9 @@ class MoneySteps(MissionBase):
         """Publish the reviews received so far, double-blind until now, and close."""
         reviews = sorted(self._pending_reviews.values(), key=lambda review: review.author_role)
         if reviews:
-            await workflow.execute_activity(
+            await self._write_read_model(
                 "publish_reviews",
                 PublishReviewsInput(mission_id=self._s.mission_id, reviews=reviews),
-                start_to_close_timeout=policies.DATABASE_CALL_TIMEOUT,
-                retry_policy=policies.DATABASE_WRITE,
             )
             self._notify(
                 "reviews_published", [self._client(), self._provider()], count=len(reviews)

@@ -2,7 +2,8 @@
 
 Only events an ops person acts on are shown: commands with their party and arguments,
 their rejections, money moves at Stripe, timers, payment signals and state changes. The
-read-model writes that follow every change are left out as noise.
+read-model writes that follow every change are left out as noise. Activities and local
+activities are both shown, but a local activity's input is not in the history.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from temporalio.api.history.v1 import HistoryEvent
 
 # Activities that only keep the read model current.
 QUIET_ACTIVITIES = frozenset({"project_mission"})
+# Marker name under which the Temporal SDK core records a local activity's outcome. Its
+# `data` detail names the activity type but not the input.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 # Activities that call Stripe; the others write to the database.
 STRIPE_ACTIVITIES = frozenset(
     {
@@ -101,7 +105,11 @@ def _describe_activity(name: str, arguments: dict[str, Any]) -> str:
             f"transfer {amount} to provider {arguments.get('provider_id')} "
             f"({arguments.get('purpose')})"
         ),
-        "publish_reviews": f"publish {len(arguments.get('reviews') or [])} review(s)",
+        "publish_reviews": (
+            f"publish {len(arguments['reviews'])} review(s)"
+            if "reviews" in arguments
+            else "publish the reviews"
+        ),
     }
     return texts.get(name, name)
 
@@ -158,6 +166,16 @@ def build_timeline(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
             timed_out = event.activity_task_timed_out_event_attributes
             name = activities.get(timed_out.scheduled_event_id, "activity")
             add(event, "failed", f"{name} timed out")
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == LOCAL_ACTIVITY_MARKER:
+                data = marker.details["data"] if "data" in marker.details else Payloads()
+                name = (_first(data) or {}).get("activity_type") or "local activity"
+                if marker.HasField("failure"):
+                    add(event, "failed", f"{name} failed: {marker.failure.message}")
+                elif name not in QUIET_ACTIVITIES:
+                    kind_name = "stripe" if name in STRIPE_ACTIVITIES else "step"
+                    add(event, kind_name, _describe_activity(name, {}))
         elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
             timers[event.event_id] = _summary(event)
         elif kind == EventType.EVENT_TYPE_TIMER_FIRED:

@@ -1,4 +1,5 @@
-"""A worker killed in the middle of a payout, with the Stripe sandbox restarted meanwhile.
+"""A worker killed in the middle of a payout, with the Stripe sandbox restarted meanwhile,
+and a worker killed while a local activity writes the read model.
 
 The worker runs as a `missions worker` subprocess. Between it and the sandbox sits a proxy
 that can forward a transfer to the sandbox and then keep the response back, so the kill
@@ -21,18 +22,26 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from missions.client import MissionsClient
-from missions.contracts import ActorInput, MissionState
+from missions.contracts import ActorInput, ApplyInput, MissionState
+from missions.db.models import ApplicationRow, MissionRow, NotificationRow
 from missions.payments import PaymentsGateway, build_stripe_client
 from missions.settings import DEV_STRIPE_API_KEY, DEV_STRIPE_WEBHOOK_SECRET, Settings
 from stripe_sandbox import SandboxConfig
 from stripe_sandbox import create_app as create_sandbox
 from tests.adversarial.ledger import assert_books_balance, stripe_books
 from tests.conftest import ThreadedServer, free_port
-from tests.support import client_actor, funded_mission, onboard, provider_actor
+from tests.support import (
+    client_actor,
+    funded_mission,
+    onboard,
+    post_and_apply,
+    provider_actor,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -106,6 +115,13 @@ def start_worker(settings: Settings, log_file: Path) -> subprocess.Popen[bytes]:
         assert time.monotonic() < deadline, "worker did not start within 30 s"
         time.sleep(0.1)
     return worker
+
+
+async def wait_for_log_lines(log_file: Path, text: str, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while (await asyncio.to_thread(log_file.read_text)).count(text) < count:
+        assert time.monotonic() < deadline, f"{count} log lines with {text!r} not written in 20 s"
+        await asyncio.sleep(0.05)
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
@@ -191,3 +207,73 @@ async def test_worker_killed_mid_transfer_pays_once(
     assert books.transfer_count == 1
     assert books.transferred_minor == 4500
     assert_books_balance(released, books)
+
+
+async def test_worker_killed_mid_projection_writes_once(
+    crash_stack: tuple[Settings, TransferHoldingProxy, Path, int],
+    workers: list[subprocess.Popen[bytes]],
+    dev_temporal: WorkflowEnvironment,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    settings, _, state_file, sandbox_port = crash_stack
+    log_file = tmp_path / "worker.log"
+    customer = client_actor("crash-projection")
+    first, second = provider_actor("crash-projection-1"), provider_actor("crash-projection-2")
+    client = MissionsClient(dev_temporal.client, settings)
+
+    with sandbox_server(sandbox_port, state_file):
+        workers.append(start_worker(settings, log_file))
+        mission_id, _ = await post_and_apply(client, customer, [(first, 5000)])
+        committed = f"mission {mission_id}: application_received, now open"
+
+        # The open transaction keeps the mission row locked, so the worker's next projection
+        # waits on the database until the worker is killed.
+        with sessions.begin() as session:
+            session.execute(
+                update(MissionRow)
+                .where(MissionRow.id == mission_id)
+                .values(last_event=MissionRow.last_event)
+            )
+            applying = asyncio.ensure_future(
+                client.apply(
+                    mission_id, ApplyInput(actor=second, price_minor=6000, message="Dispo.")
+                )
+            )
+            await wait_for_log_lines(log_file, committed, 2)
+            await asyncio.sleep(0.5)
+            os.kill(workers[0].pid, signal.SIGKILL)
+            workers[0].wait()
+            stored_before = session.scalar(
+                select(func.count()).where(ApplicationRow.mission_id == mission_id)
+            )
+
+        workers.append(start_worker(settings, log_file))
+        # The killed worker's workflow task times out after 10 s, then the new worker replays it.
+        applied = await asyncio.wait_for(applying, timeout=60)
+
+    history = await dev_temporal.client.get_workflow_handle(mission_id).fetch_history()
+    timed_out = [
+        event
+        for event in history.events
+        if event.HasField("workflow_task_timed_out_event_attributes")
+    ]
+    with sessions() as session:
+        stored_after = session.scalar(
+            select(func.count()).where(ApplicationRow.mission_id == mission_id)
+        )
+        received = session.scalar(
+            select(func.count()).where(
+                NotificationRow.mission_id == mission_id,
+                NotificationRow.template == "application_received",
+            )
+        )
+
+    assert stored_before == 1
+    assert len(timed_out) == 1
+    assert [application.provider_id for application in applied.snapshot.applications] == [
+        first.user_id,
+        second.user_id,
+    ]
+    assert stored_after == 2
+    assert received == 2

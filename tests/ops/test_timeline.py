@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
 
 from missions.client import MissionsClient
 from missions.contracts import (
@@ -14,8 +19,15 @@ from missions.contracts import (
     ResolveDisputeInput,
 )
 from missions.errors import PaymentDeclined
-from missions.ops.timeline import build_timeline, euros, format_timeline
+from missions.ops.timeline import (
+    LOCAL_ACTIVITY_MARKER,
+    TimelineEntry,
+    build_timeline,
+    euros,
+    format_timeline,
+)
 from missions.payments import PaymentsGateway
+from tests.replay.record import HISTORIES_DIR
 from tests.support import (
     OPS,
     client_actor,
@@ -26,6 +38,26 @@ from tests.support import (
 )
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
+
+
+def recorded_timeline(version: str, path: str) -> list[TimelineEntry]:
+    file = HISTORIES_DIR / version / f"{path}.json"
+    history = WorkflowHistory.from_json(path, file.read_text())
+    return build_timeline(history.events)
+
+
+def local_activity_marker(activity_type: str, failure: str | None = None) -> HistoryEvent:
+    event = HistoryEvent(event_id=7, event_type=EventType.EVENT_TYPE_MARKER_RECORDED)
+    event.event_time.FromSeconds(1_777_885_200)
+    marker = event.marker_recorded_event_attributes
+    marker.marker_name = LOCAL_ACTIVITY_MARKER
+    marker.details["data"].payloads.add(
+        metadata={"encoding": b"json/plain"},
+        data=json.dumps({"seq": 1, "attempt": 1, "activity_type": activity_type}).encode(),
+    )
+    if failure is not None:
+        marker.failure.message = failure
+    return event
 
 
 def test_euros_formats_minor_units() -> None:
@@ -93,3 +125,34 @@ async def test_declined_payment_in_timeline(missions_client: MissionsClient) -> 
     assert len(rejected) == 1
     assert rejected[0].startswith("confirm payment failed: card declined")
     assert "confirm payment with pm_card_chargeDeclined" in [entry.text for entry in entries]
+
+
+@pytest.mark.parametrize("path", ["happy_path_reviews", "dispute_split"])
+def test_timeline_same_across_versions(path: str) -> None:
+    """Version 0.2.0 writes the read model with local activities, 0.1.0 with activities."""
+    old = recorded_timeline("0.1.0", path)
+    new = recorded_timeline("0.2.0", path)
+    old_texts = [entry.text for entry in old]
+    new_texts = [entry.text for entry in new]
+
+    assert [entry.kind for entry in new] == [entry.kind for entry in old]
+    assert [entry.text for entry in new if entry.kind == "state"] == [
+        entry.text for entry in old if entry.kind == "state"
+    ]
+    assert "publish 2 review(s)" in old_texts
+    assert "publish the reviews" in new_texts
+
+
+def test_local_activity_markers_in_timeline() -> None:
+    events = [
+        local_activity_marker("project_mission"),
+        local_activity_marker("publish_reviews"),
+        local_activity_marker("project_mission", failure="database is locked"),
+    ]
+
+    entries = build_timeline(events)
+
+    assert [(entry.kind, entry.text) for entry in entries] == [
+        ("step", "publish the reviews"),
+        ("failed", "project_mission failed: database is locked"),
+    ]
