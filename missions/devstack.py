@@ -78,6 +78,9 @@ class StackConfig:
     grace_period: float = 10.0
     # Seconds each child gets to become ready.
     startup_timeout: float = 60.0
+    # Whether the Stripe sandbox keeps its objects in a state file across restarts. It rewrites
+    # the whole file after each write, so long runs with thousands of payments turn it off.
+    sandbox_state_file: bool = True
 
     @property
     def logs_dir(self) -> Path:
@@ -166,9 +169,14 @@ def temporal_command(temporal_cli: str, config: StackConfig, namespace: str) -> 
     return command + search_attribute_flags()
 
 
-def sandbox_command(*, host: str, port: int, webhook_url: str, state_file: Path) -> list[str]:
-    """Return the sandbox's command line, without its secrets (see `sandbox_secrets`)."""
-    return [
+def sandbox_command(
+    *, host: str, port: int, webhook_url: str, state_file: Path | None
+) -> list[str]:
+    """Return the sandbox's command line, without its secrets (see `sandbox_secrets`).
+
+    Without `state_file`, the sandbox keeps its objects in memory only.
+    """
+    command = [
         sys.executable,
         "-m",
         "stripe_sandbox",
@@ -178,9 +186,10 @@ def sandbox_command(*, host: str, port: int, webhook_url: str, state_file: Path)
         str(port),
         "--webhook-url",
         webhook_url,
-        "--state-file",
-        str(state_file),
     ]
+    if state_file is not None:
+        command += ["--state-file", str(state_file)]
+    return command
 
 
 def sandbox_secrets(settings: Settings) -> dict[str, str]:
@@ -244,7 +253,7 @@ def child_specs(
         host=LOOPBACK,
         port=ports.stripe,
         webhook_url=f"{config.api_url}/webhooks/stripe",
-        state_file=config.data_dir / "stripe-sandbox.json",
+        state_file=config.data_dir / "stripe-sandbox.json" if config.sandbox_state_file else None,
     )
     api = missions_command("api", "--host", LOOPBACK, "--port", str(ports.api))
     return [

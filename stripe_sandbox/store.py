@@ -119,6 +119,10 @@ class Store:
         The write goes to a temporary file in the same directory and replaces the old
         file, so a crash mid-write leaves the previous state intact. It runs under the
         lock, so an older state can never overwrite a newer one.
+
+        NOTE: each call serializes every object, so its cost grows with the store. With
+        2,018 payments (33 MB of JSON) one call spent about 0.3 s serializing, which
+        suits the demo's dozens of payments but not thousands.
         """
         if self.state_file is None:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -100,6 +101,17 @@ def test_sandbox_command_binds_loopback(tmp_path: Path) -> None:
     assert _flag_value(command, "--port") == "22111"
     assert _flag_value(command, "--webhook-url") == "http://127.0.0.1:18000/webhooks/stripe"
     assert _flag_value(command, "--state-file") == str(tmp_path / "state.json")
+
+
+def test_sandbox_without_state_file(config: StackConfig) -> None:
+    in_memory = dataclasses.replace(config, sandbox_state_file=False)
+    sandbox = child_specs(Settings(), in_memory, "/bin/temporal", {})[1]
+    persistent = child_specs(Settings(), config, "/bin/temporal", {})[1]
+    assert sandbox.name == "stripe-sandbox"
+    assert "--state-file" not in sandbox.argv
+    assert _flag_value(persistent.argv, "--state-file") == str(
+        config.data_dir / "stripe-sandbox.json"
+    )
 
 
 def test_sandbox_secrets_stay_off_command_line(config: StackConfig) -> None:
