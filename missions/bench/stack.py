@@ -179,7 +179,7 @@ def running_stack(
         picked.add(free_port())
     temporal, temporal_ui, stripe, api = sorted(picked)
     ports = StackPorts(temporal=temporal, temporal_ui=temporal_ui, stripe=stripe, api=api)
-    # The sandbox stands in for Stripe, so its cost should not grow with the run. With a
+    # The sandbox replaces Stripe here, so its cost should not grow with the run. With a
     # state file, it rewrote 33 MB of JSON after each write once 2,000 payments existed.
     config = StackConfig(data_dir=data_dir.resolve(), ports=ports, sandbox_state_file=False)
     # Every benchmark client calls from 127.0.0.1, so the API's per-address limit would
