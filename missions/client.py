@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -66,6 +67,9 @@ WORKFLOW_TYPE = "MissionWorkflow"
 WORKFLOW_ID_PREFIX = "mission-"
 
 T = TypeVar("T")
+
+# Attempts of one update that the server aborts (see `_update_aborted`).
+UPDATE_ATTEMPTS = 3
 
 
 # Namespace of the UUIDv5 mission ids derived from a client and an idempotency key.
@@ -282,15 +286,63 @@ class MissionsClient:
 
     async def _update(self, mission_id: str, name: str, data: BaseModel, result_type: type[T]) -> T:
         handle = self._handle(mission_id)
+        # One id for every attempt: if an earlier attempt was recorded after all, the server
+        # returns its outcome instead of running the update again.
+        update_id = str(uuid.uuid4())
+        attempt = 1
+        while True:
+            try:
+                return await self._update_once(handle, name, data, result_type, update_id)
+            except RPCError as error:
+                if not _update_aborted(error) or attempt >= UPDATE_ATTEMPTS:
+                    raise _rpc_error(mission_id, error) from error
+                log.warning(
+                    "mission %s: %s update %s aborted by a failed workflow task (attempt %s of "
+                    "%s), sending it again: %s",
+                    mission_id,
+                    name,
+                    update_id,
+                    attempt,
+                    UPDATE_ATTEMPTS,
+                    error.message,
+                )
+                attempt += 1
+
+    async def _update_once(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        name: str,
+        data: BaseModel,
+        result_type: type[T],
+        update_id: str,
+    ) -> T:
+        """Run one update attempt, mapping its rejection to a MissionError.
+
+        An RPCError is left to the caller, which decides whether to send the update again.
+        """
+        mission_id = handle.id
         try:
-            return await handle.execute_update(name, data, result_type=result_type)
+            return await handle.execute_update(name, data, id=update_id, result_type=result_type)
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             if isinstance(cause, ApplicationError):
                 raise _error_from_application_error(cause) from error
             raise Unavailable(f"{name} on mission {mission_id} failed: {cause}") from error
-        except RPCError as error:
-            raise _rpc_error(mission_id, error) from error
+
+
+def _update_aborted(error: RPCError) -> bool:
+    """Return whether the server aborted an update before the workflow recorded it.
+
+    The server does this when the workflow task that carried the update fails. For example,
+    a Stripe webhook's signal arrived while that task was completing the workflow, so the
+    server rejected the completion. The workflow discarded the update's effects, so
+    sending it again is safe. The read-model upserts made in that task are replaced by the
+    mission's next write.
+    """
+    return any(
+        detail.type_url.endswith("/" + WorkflowNotReadyFailure.DESCRIPTOR.full_name)
+        for detail in error.grpc_status.details
+    )
 
 
 def _rpc_error(mission_id: str, error: RPCError) -> MissionError:

@@ -58,9 +58,6 @@ DATABASE_CALL_TIMEOUT = timedelta(seconds=20)
 # DATABASE_WRITE, whose retries record no events. Attempts bound this phase because
 # temporalio 1.35 does not apply a local activity's schedule-to-close timeout to retries
 # inside the workflow task (on the dev server, attempts went on past it).
-# NOTE: with 100 missions at once on 2 CPUs, many attempts passed 2 s, and 16 of 500
-# missions had an update aborted by a failed workflow task. The link to this timeout is
-# not confirmed (docs/performance.md, "Failed updates under load").
 DATABASE_LOCAL_CALL_TIMEOUT = timedelta(seconds=2)
 DATABASE_LOCAL_WRITE = RetryPolicy(
     initial_interval=DATABASE_WRITE.initial_interval,
