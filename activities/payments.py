@@ -111,11 +111,11 @@ def _call_stripe(mission_id: str, operation: str, call: Callable[[], T]) -> T:
         ) from error
 
 
-# Every activity here is declared with `no_thread_cancel_exception`: on a timeout or
-# cancellation, temporalio would otherwise raise an exception inside the worker thread at any
-# bytecode, even while it holds the logging module's handler lock, which then stays taken and
-# stops every thread of the worker. The thread ends its call instead and its result is
-# dropped; the idempotency key makes the retry safe.
+# Every activity here is declared with `no_thread_cancel_exception`. Otherwise, on a timeout
+# or cancellation, temporalio raises an exception inside the worker thread at any bytecode,
+# even while the thread holds the logging module's handler lock. That lock then stays taken
+# and stops every thread of the worker. Instead, the thread ends its call and its result is
+# dropped, and the idempotency key makes the retry safe.
 
 
 class PaymentActivities:

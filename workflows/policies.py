@@ -51,9 +51,9 @@ STRIPE_CALL_TIMEOUT = timedelta(seconds=30)
 DATABASE_CALL_TIMEOUT = timedelta(seconds=20)
 
 # A read-model write first runs as a local activity, inside the workflow task, which stays
-# open meanwhile: queries of the mission wait, and the server rejects some of them with
-# "consistent query buffer is full". So its attempts are short and few, at most 3 x 2 s plus
-# 0.5 + 1 s of backoff, which also ends before the worker would extend the 10 s workflow
+# open meanwhile. Queries of the mission wait, and the server rejects some of them with
+# "consistent query buffer is full". So its attempts are short and few: at most 3 x 2 s plus
+# 0.5 + 1 s of backoff. That also ends before the worker would extend the 10 s workflow
 # task (at about 8 s, 3 events each time). Then the write goes on as an activity with
 # DATABASE_WRITE, whose retries record no events. Attempts bound this phase because
 # temporalio 1.35 does not apply a local activity's schedule-to-close timeout to retries

@@ -1,7 +1,7 @@
 """Drive missions and baseline workflows through the happy path, many at once.
 
 The happy path has two applications and two reviews: post, two providers apply, the client
-selects one and pays, the provider asks for release, the client confirms, both review.
+selects one and pays, the provider requests release, the client confirms, both review.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def cast_for(number: int, providers: list[str], prefix: str = "bench") -> Cast:
 
 @dataclass
 class RunResult:
-    """What one throughput run measured."""
+    """Measurements of one throughput run."""
 
     name: str
     missions: int
